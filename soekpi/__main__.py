@@ -1,0 +1,3 @@
+from soekpi.cli import main
+
+main()

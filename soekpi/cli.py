@@ -1,0 +1,181 @@
+"""The ``soekpi`` command line: a thin layer over the library.
+
+Each command parses its options, calls one API function and shows the result. Errors from
+the core are mapped to the exit codes of SPEC §5 in one place (:func:`_handled`).
+"""
+
+from __future__ import annotations
+
+import errno
+import functools
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+import typer
+
+from soekpi import __version__, console
+from soekpi.errors import ExitCode, SoekpiError, UsageError
+
+app = typer.Typer(
+    name="soekpi",
+    help="Measure a digital-transformation programme: KPI catalogue in YAML, data in DuckDB, "
+    "reproducible compliance reports per fiscal cycle.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+)
+
+
+@dataclass
+class _State:
+    workspace: Path | None = None
+    debug: bool = False
+
+
+_state = _State()
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _handled(func: F) -> F:
+    """Map core errors to one plain stderr message and the documented exit code."""
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return func(*args, **kwargs)
+        except typer.Exit:
+            raise
+        except SoekpiError as exc:
+            if _state.debug:
+                raise
+            console.error(str(exc))
+            raise typer.Exit(int(exc.exit_code)) from None
+        except KeyboardInterrupt:
+            console.error("interrupted; nothing was written")
+            raise typer.Exit(130) from None
+        except OSError as exc:
+            if _state.debug:
+                raise
+            if exc.errno == errno.ENOSPC:
+                console.error(f"disk full while writing {exc.filename or ''}; nothing was written")
+            else:
+                console.error(f"{exc.filename or 'I/O'}: {exc.strerror or exc}")
+            raise typer.Exit(int(ExitCode.RUNTIME)) from None
+        except Exception as exc:  # the last line of defence: never a traceback without --debug
+            if _state.debug:
+                raise
+            console.error(
+                f"unexpected failure: {type(exc).__name__}: {exc} (run with --debug for details)"
+            )
+            raise typer.Exit(int(ExitCode.RUNTIME)) from None
+
+    return wrapper  # type: ignore[return-value]
+
+
+def _version(value: bool) -> None:
+    if value:
+        console.write(f"soekpi {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _main(
+    workspace: Annotated[
+        Path | None,
+        typer.Option("--workspace", "-w", help="The workspace folder (else $SOEKPI_WORKSPACE, "
+                     "else the nearest folder upwards holding soekpi.yaml)."),
+    ] = None,
+    debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks of errors.")] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Only errors on stderr.")] = False,
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Show the version.")
+    ] = False,
+) -> None:
+    _state.workspace = workspace
+    _state.debug = debug
+    console.set_quiet(quiet)
+
+
+def _workspace() -> Any:
+    from soekpi.workspace import find_workspace
+
+    return find_workspace(_state.workspace)
+
+
+# Shared options, defined once.
+CycleOpt = Annotated[
+    str, typer.Option("--cycle", "-c", help="FY2026, FY2026-H1, FY2026-Q3, FY2026-M07, latest "
+                      "or previous.")
+]
+FormatOpt = Annotated[str, typer.Option("--format", "-f", help="table, json or csv.")]
+
+
+def _choice(value: str, allowed: tuple[str, ...], option: str) -> str:
+    if value not in allowed:
+        raise UsageError(f"{option}: '{value}' is not one of {', '.join(allowed)}")
+    return value
+
+
+@app.command()
+@_handled
+def init(
+    directory: Annotated[Path, typer.Argument(help="The new workspace folder.")],
+    demo: Annotated[bool, typer.Option("--demo", help="Fill the warehouse with a synthetic "
+                                       "SOE group.")] = False,
+    seed: Annotated[int, typer.Option("--seed", help="Demo seed: same seed, same data.")] = 42,
+    scale: Annotated[float, typer.Option("--scale", help="Demo size multiplier.")] = 1.0,
+) -> None:
+    """Create a workspace with the default catalogue.
+
+    Example: soekpi init acme --demo
+    """
+    from soekpi.init import init_workspace
+
+    ws = init_workspace(directory, demo=demo, seed=seed, scale=scale)
+    console.info(f"workspace ready: {ws.root}")
+
+
+@app.command()
+@_handled
+def check() -> None:
+    """Validate the catalogue, then the warehouse against the contracts.
+
+    Exit 0 when clean, 1 with findings, 2 when the catalogue cannot be read.
+    Example: soekpi check
+    """
+    from soekpi.checks import run_checks
+
+    problems = run_checks(_workspace())
+    for problem in problems:
+        console.write(str(problem))
+    if problems:
+        console.info(f"{len(problems)} finding(s)")
+        raise typer.Exit(int(ExitCode.FINDINGS))
+    console.info("catalogue and warehouse are clean")
+
+
+@app.command()
+@_handled
+def kpis(kpi: Annotated[str | None, typer.Argument(help="One KPI id to show in full.")] = None) -> None:
+    """List the KPI catalogue, or show one KPI in full with its resolved formula.
+
+    Example: soekpi kpis revenue_per_employee
+    """
+    from soekpi.catalogue import load_catalogue
+    from soekpi.views import kpi_detail, kpi_table
+
+    ws = _workspace()
+    catalogue = load_catalogue(ws)
+    console.print_table(kpi_detail(catalogue, kpi, ws.language) if kpi
+                        else kpi_table(catalogue, ws.language))
+
+
+def main() -> None:
+    """Console-script entry point."""
+    if os.environ.get("NO_COLOR") is not None:
+        os.environ.setdefault("TERM", "dumb")
+    app()

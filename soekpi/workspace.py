@@ -1,0 +1,200 @@
+"""Workspace discovery and ``soekpi.yaml`` settings (SPEC §1)."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from soekpi.calendar import FiscalSettings
+from soekpi.errors import InputError, Location, UsageError
+
+WORKSPACE_FILE = "soekpi.yaml"
+LANGUAGES = ("en", "zh-CN")
+_KEYS = ("warehouse", "catalogue", "templates", "output", "fiscal_year", "language", "root_entity")
+_WAREHOUSE_KEYS = ("engine", "path", "master", "database", "conf")
+
+
+@dataclass(frozen=True)
+class WarehouseSettings:
+    """Where the data lives: a DuckDB file (the default) or a Spark database."""
+
+    engine: str = "duckdb"  # duckdb | spark
+    path: Path | None = None  # duckdb: the file
+    master: str = "local[2]"  # spark
+    database: str = "default"  # spark
+    conf: dict[str, str] = field(default_factory=dict)  # spark
+
+
+@dataclass(frozen=True)
+class Workspace:
+    """A workspace folder and its settings, with every path made absolute."""
+
+    root: Path
+    warehouse: WarehouseSettings
+    catalogue: tuple[Path, ...]
+    templates: Path | None
+    output: Path
+    fiscal: FiscalSettings
+    language: str = "en"
+    root_entity: str | None = None
+
+    @property
+    def warehouse_path(self) -> Path:
+        """The DuckDB file (DuckDB workspaces only)."""
+        if self.warehouse.engine != "duckdb" or self.warehouse.path is None:
+            raise UsageError(
+                f"this command needs a DuckDB warehouse; {self.root / WORKSPACE_FILE} names "
+                f"engine '{self.warehouse.engine}'"
+            )
+        return self.warehouse.path
+
+    def catalogue_files(self) -> list[Path]:
+        """Every catalogue YAML file: folders expand to their *.yaml / *.yml, sorted."""
+        files: list[Path] = []
+        for entry in self.catalogue:
+            if entry.is_dir():
+                files.extend(
+                    sorted(p for p in entry.iterdir() if p.suffix in (".yaml", ".yml"))
+                )
+            elif entry.exists():
+                files.append(entry)
+            else:
+                raise InputError(
+                    f"catalogue path '{entry}' does not exist",
+                    Location(str(self.root / WORKSPACE_FILE)),
+                )
+        return files
+
+    def shown(self, path: Path) -> str:
+        """A path as messages show it: relative to the workspace when inside it."""
+        try:
+            return str(path.relative_to(self.root))
+        except ValueError:
+            return str(path)
+
+
+def find_workspace(explicit: Path | None = None) -> Workspace:
+    """Find the workspace: ``explicit`` (--workspace), else $SOEKPI_WORKSPACE, else the
+    current folder or its nearest parent holding ``soekpi.yaml``."""
+    if explicit is None and os.environ.get("SOEKPI_WORKSPACE"):
+        explicit = Path(os.environ["SOEKPI_WORKSPACE"])
+    if explicit is not None:
+        root = explicit.expanduser().resolve()
+        if not root.is_dir():
+            raise UsageError(f"workspace folder '{explicit}' does not exist")
+        if not (root / WORKSPACE_FILE).is_file():
+            raise UsageError(
+                f"'{explicit}' is not a soekpi workspace (no {WORKSPACE_FILE}); "
+                "create one with 'soekpi init DIR'"
+            )
+        return read_workspace(root)
+    here = Path.cwd().resolve()
+    for folder in (here, *here.parents):
+        if (folder / WORKSPACE_FILE).is_file():
+            return read_workspace(folder)
+    raise UsageError(
+        f"no {WORKSPACE_FILE} in '{here}' or any parent folder; pass --workspace DIR, set "
+        "SOEKPI_WORKSPACE, or create one with 'soekpi init DIR'"
+    )
+
+
+def read_workspace(root: Path) -> Workspace:
+    """Read ``root/soekpi.yaml`` into a Workspace; every mistake names file and line."""
+    from soekpi.catalogue.yamlio import YamlMap, read_yaml
+
+    file = root / WORKSPACE_FILE
+    shown = str(file)
+    data = read_yaml(file, shown)
+    if data is None:
+        data = YamlMap()
+        data.key_lines = {}
+    if not isinstance(data, YamlMap):
+        raise InputError("soekpi.yaml must be a mapping of settings", Location(shown, 1))
+
+    def fail(key: str, message: str, where: YamlMap = data) -> InputError:
+        return InputError(f"{key}: {message}", Location(shown, where.line_of(key.split(".")[-1])))
+
+    for key in data:
+        if key not in _KEYS:
+            raise fail(key, f"unknown setting (known: {', '.join(_KEYS)})")
+
+    def path_of(key: str, default: str | None) -> Path | None:
+        value = data.get(key, default)
+        if value is None:
+            return None
+        if not isinstance(value, str) or not value.strip():
+            raise fail(key, "must be a path")
+        return (root / value).resolve()
+
+    warehouse = _warehouse_settings(data, root, fail)
+    raw_catalogue = data.get("catalogue", "metrics")
+    items = raw_catalogue if isinstance(raw_catalogue, list) else [raw_catalogue]
+    if not items or not all(isinstance(i, str) and i.strip() for i in items):
+        raise fail("catalogue", "must be a folder or a list of files/folders")
+    catalogue = tuple((root / i).resolve() for i in items)
+
+    fiscal_raw = data.get("fiscal_year") or {}
+    if not isinstance(fiscal_raw, dict):
+        raise fail("fiscal_year", "must be a mapping with start_month and label")
+    for key in fiscal_raw:
+        if key not in ("start_month", "label"):
+            raise fail(f"fiscal_year.{key}", "unknown setting (known: start_month, label)",
+                       fiscal_raw)
+    start_month = fiscal_raw.get("start_month", 1)
+    if isinstance(start_month, bool) or not isinstance(start_month, int) or not (
+        1 <= start_month <= 12
+    ):
+        raise fail("fiscal_year.start_month", f"must be a month number 1..12, not {start_month!r}",
+                   fiscal_raw)
+    label = fiscal_raw.get("label", "end")
+    if label not in ("end", "start"):
+        raise fail("fiscal_year.label", f"must be 'end' or 'start', not {label!r}", fiscal_raw)
+
+    language = data.get("language", "en")
+    if language not in LANGUAGES:
+        raise fail("language", f"must be one of {', '.join(LANGUAGES)}, not {language!r}")
+    root_entity = data.get("root_entity")
+    if root_entity is not None and not isinstance(root_entity, str | int):
+        raise fail("root_entity", "must be an entity id")
+
+    return Workspace(
+        root=root,
+        warehouse=warehouse,
+        catalogue=catalogue,
+        templates=path_of("templates", None),
+        output=path_of("output", "out") or root / "out",
+        fiscal=FiscalSettings(start_month=start_month, label=label),
+        language=language,
+        root_entity=None if root_entity is None else str(root_entity),
+    )
+
+
+def _warehouse_settings(data: Any, root: Path, fail: Any) -> WarehouseSettings:
+    raw = data.get("warehouse", "data/warehouse.duckdb")
+    if isinstance(raw, str) and raw.strip():
+        return WarehouseSettings(engine="duckdb", path=(root / raw).resolve())
+    if not isinstance(raw, dict):
+        raise fail("warehouse", "must be a path or a mapping with 'engine'")
+    for key in raw:
+        if key not in _WAREHOUSE_KEYS:
+            raise fail(f"warehouse.{key}", f"unknown setting (known: {', '.join(_WAREHOUSE_KEYS)})",
+                       raw)
+    engine = raw.get("engine", "duckdb")
+    if engine == "duckdb":
+        path = raw.get("path", "data/warehouse.duckdb")
+        if not isinstance(path, str) or not path.strip():
+            raise fail("warehouse.path", "must be a path", raw)
+        return WarehouseSettings(engine="duckdb", path=(root / path).resolve())
+    if engine == "spark":
+        conf = raw.get("conf") or {}
+        if not isinstance(conf, dict):
+            raise fail("warehouse.conf", "must be a mapping of Spark settings", raw)
+        return WarehouseSettings(
+            engine="spark",
+            master=str(raw.get("master", "local[2]")),
+            database=str(raw.get("database", "default")),
+            conf={str(k): str(v) for k, v in conf.items()},
+        )
+    raise fail("warehouse.engine", f"must be 'duckdb' or 'spark', not {engine!r}", raw)
