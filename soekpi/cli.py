@@ -174,6 +174,38 @@ def kpis(kpi: Annotated[str | None, typer.Argument(help="One KPI id to show in f
                         else kpi_table(catalogue, ws.language))
 
 
+@app.command()
+@_handled
+def diff(
+    run_a: Annotated[Path, typer.Argument(help="The earlier run folder (e.g. out/FY2026-Q3).")],
+    run_b: Annotated[Path, typer.Argument(help="The later run folder.")],
+    tolerance: Annotated[
+        float, typer.Option("--tolerance", help="Relative change to ignore (0.001 = 0.1 %).")
+    ] = 0.0,
+    fmt: Annotated[str, typer.Option("--format", "-f", help="table, json or md.")] = "table",
+    entity: Annotated[str | None, typer.Option("--entity", "-e", help="Only this entity.")] = None,
+    kpi: Annotated[str | None, typer.Option("--kpi", "-k", help="Only this KPI.")] = None,
+) -> None:
+    """Compare two report runs by entity and KPI: values, statuses, definitions, sources.
+
+    Exit 0 when nothing differs, 1 when something does, 2 when a folder is not a run.
+    Example: soekpi diff archive/FY2026-Q3 out/FY2026-Q3 --format md > restatement.md
+    """
+    from soekpi.audit.diff import diff_runs
+    from soekpi.audit.render import render_json, render_markdown, render_table
+
+    _choice(fmt, ("table", "json", "md"), "--format")
+    result = diff_runs(run_a, run_b, tolerance, entity, kpi)
+    if fmt == "json":
+        console.write(render_json(result))
+    elif fmt == "md":
+        console.write(render_markdown(result))
+    else:
+        console.print_table(render_table(result))
+    if result.has_differences:
+        raise typer.Exit(int(ExitCode.FINDINGS))
+
+
 def main() -> None:
     """Console-script entry point."""
     if os.environ.get("NO_COLOR") is not None:

@@ -1,0 +1,1 @@
+"""Audit: diff two report runs, verify a run against a recomputation, close fiscal cycles."""
