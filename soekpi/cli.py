@@ -206,6 +206,34 @@ def diff(
         raise typer.Exit(int(ExitCode.FINDINGS))
 
 
+@app.command()
+@_handled
+def close(
+    cycle: Annotated[str, typer.Argument(help="The cycle to close, e.g. FY2026-Q3.")],
+    reopen: Annotated[bool, typer.Option("--reopen", help="Reopen a closed cycle.")] = False,
+    reason: Annotated[
+        str | None,
+        typer.Option("--reason", help="Why (required with --reopen; kept in the audit log)."),
+    ] = None,
+) -> None:
+    """Close a fiscal cycle: loads touching its periods are refused until it is reopened.
+
+    Example: soekpi close FY2026-Q3; soekpi close FY2026-Q3 --reopen --reason "late ERP fix"
+    """
+    from soekpi.audit.closing import close_cycle, reopen_cycle
+
+    ws = _workspace()
+    if reopen:
+        was = reopen_cycle(ws, cycle, reason)
+        console.info(f"reopened {was.cycle} ({was.start_date}..{was.end_date}): {reason}")
+    else:
+        done = close_cycle(ws, cycle, reason)
+        manifest = f"; manifest sha256 {done.manifest_sha256}" if done.manifest_sha256 else ""
+        console.info(
+            f"closed {done.cycle} ({done.start_date}..{done.end_date}) by {done.closed_by}{manifest}"
+        )
+
+
 def main() -> None:
     """Console-script entry point."""
     if os.environ.get("NO_COLOR") is not None:

@@ -1,0 +1,200 @@
+"""Closed cycles (SPEC §6.3): close a fiscal cycle, reopen it with a reason, list them.
+
+A closed cycle is a row of ``_closed_cycles``; every close and reopen appends a row to
+``_audit_log`` (append-only: a reopen deletes the ``_closed_cycles`` row but the log keeps
+who closed it, who reopened it and why). Loads touching a closed cycle's periods are refused
+by ``warehouse/load.py``, which reads :func:`closed_cycles`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from typing import TYPE_CHECKING, Any
+
+from soekpi.errors import UsageError
+
+if TYPE_CHECKING:
+    from soekpi.calendar import Cycle
+    from soekpi.workspace import Workspace
+
+
+@dataclass(frozen=True)
+class ClosedCycle:
+    """A row of ``_closed_cycles``."""
+
+    cycle: str
+    start_date: date
+    end_date: date
+    closed_by: str
+    closed_at: datetime  # UTC, naive as stored in DuckDB
+    manifest_sha256: str | None
+
+    def touches(self, first: date, last: date) -> bool:
+        """True when the period range ``first..last`` (inclusive) overlaps this cycle."""
+        return first <= self.end_date and last >= self.start_date
+
+
+@dataclass(frozen=True)
+class AuditEntry:
+    """A row of ``_audit_log``."""
+
+    id: int
+    at: datetime
+    who: str
+    action: str  # close | reopen
+    cycle: str
+    reason: str | None
+
+
+def _user() -> str:
+    from soekpi.warehouse.connection import current_user
+
+    return current_user()
+
+
+def _now() -> datetime:
+    return datetime.now(UTC).replace(tzinfo=None, microsecond=0)
+
+
+def _has_table(con: Any, name: str) -> bool:
+    rows = con.execute(
+        "select count(*) from information_schema.tables where table_name = ?", [name]
+    ).fetchall()
+    return bool(rows[0][0])
+
+
+def closed_cycles(con: Any) -> list[ClosedCycle]:
+    """Every closed cycle, by start date then name; [] when the warehouse has no such table."""
+    if not _has_table(con, "_closed_cycles"):
+        return []
+    rows = con.execute(
+        "select cycle, start_date, end_date, closed_by, closed_at, manifest_sha256 "
+        "from _closed_cycles order by start_date, end_date, cycle"
+    ).fetchall()
+    return [ClosedCycle(*row) for row in rows]
+
+
+def audit_log(con: Any) -> list[AuditEntry]:
+    """The audit log, oldest first."""
+    if not _has_table(con, "_audit_log"):
+        return []
+    rows = con.execute(
+        "select id, at, who, action, cycle, reason from _audit_log order by id"
+    ).fetchall()
+    return [AuditEntry(*row) for row in rows]
+
+
+def _resolve(ws: Workspace, catalogue: Any, text: str) -> Cycle:
+    from soekpi.calendar import resolve_cycle
+
+    def latest() -> Cycle | None:
+        from soekpi.engine import latest_cycle
+
+        found: Cycle | None = latest_cycle(ws, catalogue)
+        return found
+
+    return resolve_cycle(text, ws.fiscal, latest=latest)
+
+
+def _manifest_sha256(ws: Workspace, cycle: Cycle) -> str | None:
+    manifest = ws.output / cycle.name / "manifest.json"
+    if not manifest.is_file():
+        return None
+    return hashlib.sha256(manifest.read_bytes()).hexdigest()
+
+
+def _append_log(
+    con: Any, at: datetime, who: str, action: str, cycle: str, reason: str | None
+) -> None:
+    next_id = con.execute("select coalesce(max(id), 0) + 1 from _audit_log").fetchall()[0][0]
+    con.execute(
+        "insert into _audit_log (id, at, who, action, cycle, reason) values (?, ?, ?, ?, ?, ?)",
+        [next_id, at, who, action, cycle, reason],
+    )
+
+
+def close_cycle(
+    ws: Workspace, cycle: str, reason: str | None = None, who: str | None = None
+) -> ClosedCycle:
+    """Close ``cycle`` (a name, ``latest`` or ``previous``): loads touching its periods are then
+    refused. Records who, when (UTC) and the sha256 of ``<output>/<cycle>/manifest.json`` when
+    that run exists. Closing a closed cycle is a UsageError."""
+    from soekpi.catalogue import load_catalogue
+    from soekpi.warehouse.connection import open_warehouse
+    from soekpi.warehouse.schema import ensure_schema
+
+    catalogue = load_catalogue(ws)
+    resolved = _resolve(ws, catalogue, cycle)
+    start, end = resolved.dates(ws.fiscal)
+    record = ClosedCycle(
+        cycle=resolved.name,
+        start_date=start,
+        end_date=end,
+        closed_by=who or _user(),
+        closed_at=_now(),
+        manifest_sha256=_manifest_sha256(ws, resolved),
+    )
+    with open_warehouse(ws, write=True) as con:
+        ensure_schema(con, catalogue)
+        for existing in closed_cycles(con):
+            if existing.cycle == record.cycle:
+                raise UsageError(
+                    f"cycle {record.cycle} is already closed (by {existing.closed_by} at "
+                    f"{existing.closed_at:%Y-%m-%d %H:%M:%S} UTC); to change it, reopen it first "
+                    f"with 'soekpi close {record.cycle} --reopen --reason TEXT'"
+                )
+        con.execute("BEGIN TRANSACTION")
+        try:
+            con.execute(
+                "insert into _closed_cycles (cycle, start_date, end_date, closed_by, closed_at, "
+                "manifest_sha256) values (?, ?, ?, ?, ?, ?)",
+                [
+                    record.cycle,
+                    record.start_date,
+                    record.end_date,
+                    record.closed_by,
+                    record.closed_at,
+                    record.manifest_sha256,
+                ],
+            )
+            _append_log(con, record.closed_at, record.closed_by, "close", record.cycle, reason)
+            con.execute("COMMIT")
+        except BaseException:
+            con.execute("ROLLBACK")
+            raise
+    return record
+
+
+def reopen_cycle(
+    ws: Workspace, cycle: str, reason: str | None, who: str | None = None
+) -> ClosedCycle:
+    """Reopen a closed cycle; ``reason`` is required and kept in ``_audit_log``.
+
+    Returns the closing record that was removed. Reopening a cycle that is not closed, or
+    without a reason, is a UsageError."""
+    if reason is None or not reason.strip():
+        raise UsageError(
+            "--reopen needs --reason TEXT: why the cycle is reopened is kept in the audit log"
+        )
+    from soekpi.catalogue import load_catalogue
+    from soekpi.warehouse.connection import open_warehouse
+    from soekpi.warehouse.schema import ensure_schema
+
+    catalogue = load_catalogue(ws)
+    resolved = _resolve(ws, catalogue, cycle)
+    with open_warehouse(ws, write=True) as con:
+        ensure_schema(con, catalogue)
+        found = [c for c in closed_cycles(con) if c.cycle == resolved.name]
+        if not found:
+            raise UsageError(f"cycle {resolved.name} is not closed; there is nothing to reopen")
+        con.execute("BEGIN TRANSACTION")
+        try:
+            con.execute("delete from _closed_cycles where cycle = ?", [resolved.name])
+            _append_log(con, _now(), who or _user(), "reopen", resolved.name, reason.strip())
+            con.execute("COMMIT")
+        except BaseException:
+            con.execute("ROLLBACK")
+            raise
+    return found[0]

@@ -1,0 +1,118 @@
+"""A tiny workspace for the audit tests: three entities, a monthly ledger, two KPIs.
+
+Hierarchy: G (group) ← A, B. Fiscal year = calendar year (start_month 1), so FY2026-Q1 is
+January–March 2026. Values the tests assert are worked out by hand in each test.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner, Result
+
+from soekpi.cli import app
+
+CATALOGUE = """\
+sources:
+  entities:
+    description: The group and its units.
+    primary_key: [entity_id]
+    entity_column: entity_id
+    columns:
+      entity_id: {type: varchar, required: true, unique: true}
+      name:      {type: varchar, required: true}
+      parent_id: {type: varchar, references: entities.entity_id}
+  financials:
+    description: Monthly ledger.
+    time_column: period
+    cadence: monthly
+    entity_column: entity_id
+    primary_key: [entity_id, period, account]
+    columns:
+      entity_id: {type: varchar, required: true, references: entities.entity_id}
+      period:    {type: date, required: true}
+      account:   {type: varchar, required: true, allowed: [revenue, cost]}
+      amount:    {type: "decimal(18,2)", required: true}
+
+measures:
+  revenue: {source: financials, agg: sum, expr: amount, filter: "account = 'revenue'"}
+  cost:    {source: financials, agg: sum, expr: amount, filter: "account = 'cost'"}
+
+kpis:
+  total_revenue:
+    name: Revenue
+    description: Revenue of the cycle.
+    category: productivity
+    unit: CNY
+    type: simple
+    measure: revenue
+    direction: higher_is_better
+    thresholds: {green: 1000, amber: 500}
+  cost_ratio:
+    name: Cost-income ratio
+    description: Cost over revenue.
+    category: productivity
+    unit: "%"
+    type: ratio
+    numerator: cost
+    denominator: revenue
+    scale: 100
+    direction: lower_is_better
+    thresholds: {green: 60, amber: 80}
+"""
+
+ENTITIES = "entity_id,name,parent_id\nG,Group,\nA,Unit A,G\nB,Unit B,G\n"
+
+# FY2026-Q1 ledger: A and B file revenue and cost each month.
+#   A revenue 100/month, cost 50/month; B revenue 200/month, cost 150/month.
+Q1_LEDGER = "entity_id,period,account,amount\n" + "".join(
+    f"{e},2026-{m:02d}-01,{acct},{amt}\n"
+    for m in (1, 2, 3)
+    for e, acct, amt in (
+        ("A", "revenue", "100.00"),
+        ("A", "cost", "50.00"),
+        ("B", "revenue", "200.00"),
+        ("B", "cost", "150.00"),
+    )
+)
+
+Invoke = Callable[..., Result]
+
+
+@pytest.fixture
+def workspace(tmp_path: Path) -> Path:
+    """An empty workspace (catalogue only, no warehouse yet)."""
+    root = tmp_path / "ws"
+    (root / "metrics").mkdir(parents=True)
+    (root / "soekpi.yaml").write_text("fiscal_year: {start_month: 1, label: end}\n")
+    (root / "metrics" / "catalogue.yaml").write_text(CATALOGUE)
+    return root
+
+
+@pytest.fixture
+def soekpi(workspace: Path) -> Invoke:
+    """Run the CLI in the workspace: ``soekpi("load", "financials", path)``."""
+    runner = CliRunner()
+
+    def invoke(*args: str | Path) -> Result:
+        return runner.invoke(app, ["-w", str(workspace), *(str(a) for a in args)])
+
+    return invoke
+
+
+def write_csv(folder: Path, name: str, text: str) -> Path:
+    """Write a CSV file for a load."""
+    path = folder / name
+    path.write_text(text)
+    return path
+
+
+@pytest.fixture
+def loaded(workspace: Path, soekpi: Invoke, tmp_path: Path) -> Path:
+    """The workspace with entities and the FY2026-Q1 ledger loaded."""
+    for source, text in (("entities", ENTITIES), ("financials", Q1_LEDGER)):
+        result = soekpi("load", source, write_csv(tmp_path, f"{source}.csv", text))
+        assert result.exit_code == 0, result.output
+    return workspace

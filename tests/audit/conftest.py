@@ -1,0 +1,5 @@
+"""Fixtures of the audit tests (defined in audit_workspace.py, a uniquely named module)."""
+
+from audit_workspace import loaded, soekpi, workspace
+
+__all__ = ["loaded", "soekpi", "workspace"]
