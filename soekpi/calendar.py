@@ -18,7 +18,8 @@ from soekpi.errors import UsageError
 
 Kind = Literal["Y", "H", "Q", "M"]
 _MONTHS_PER: dict[str, int] = {"Y": 12, "H": 6, "Q": 3, "M": 1}
-_PATTERN = re.compile(r"^FY(\d{4})(?:-(?:H([1-2])|Q([1-4])|M(0[1-9]|1[0-2])))?$")
+# ASCII digits only: \d would take full-width and other Unicode digits as a year.
+_PATTERN = re.compile(r"^FY([0-9]{4})(?:-(?:H([1-2])|Q([1-4])|M(0[1-9]|1[0-2])))?$")
 ACCEPTED_FORMS = "FY2026, FY2026-H1, FY2026-Q3, FY2026-M07, latest or previous"
 MIN_YEAR, MAX_YEAR = 1900, 2999
 
