@@ -55,9 +55,7 @@ class Workspace:
         files: list[Path] = []
         for entry in self.catalogue:
             if entry.is_dir():
-                files.extend(
-                    sorted(p for p in entry.iterdir() if p.suffix in (".yaml", ".yml"))
-                )
+                files.extend(sorted(p for p in entry.iterdir() if p.suffix in (".yaml", ".yml")))
             elif entry.exists():
                 files.append(entry)
             else:
@@ -113,8 +111,11 @@ def read_workspace(root: Path) -> Workspace:
     if not isinstance(data, YamlMap):
         raise InputError("soekpi.yaml must be a mapping of settings", Location(shown, 1))
 
-    def fail(key: str, message: str, where: YamlMap = data) -> InputError:
-        return InputError(f"{key}: {message}", Location(shown, where.line_of(key.split(".")[-1])))
+    def fail(key: str, message: str, where: dict[str, Any] = data) -> InputError:
+        # a nested setting (fiscal_year.label) points at its own line when it has one
+        owner = where if isinstance(where, YamlMap) else data
+        line = owner.line_of(key.split(".")[-1] if owner is where else key.split(".")[0])
+        return InputError(f"{key}: {message}", Location(shown, line))
 
     for key in data:
         if key not in _KEYS:
@@ -140,14 +141,20 @@ def read_workspace(root: Path) -> Workspace:
         raise fail("fiscal_year", "must be a mapping with start_month and label")
     for key in fiscal_raw:
         if key not in ("start_month", "label"):
-            raise fail(f"fiscal_year.{key}", "unknown setting (known: start_month, label)",
-                       fiscal_raw)
+            raise fail(
+                f"fiscal_year.{key}", "unknown setting (known: start_month, label)", fiscal_raw
+            )
     start_month = fiscal_raw.get("start_month", 1)
-    if isinstance(start_month, bool) or not isinstance(start_month, int) or not (
-        1 <= start_month <= 12
+    if (
+        isinstance(start_month, bool)
+        or not isinstance(start_month, int)
+        or not (1 <= start_month <= 12)
     ):
-        raise fail("fiscal_year.start_month", f"must be a month number 1..12, not {start_month!r}",
-                   fiscal_raw)
+        raise fail(
+            "fiscal_year.start_month",
+            f"must be a month number 1..12, not {start_month!r}",
+            fiscal_raw,
+        )
     label = fiscal_raw.get("label", "end")
     if label not in ("end", "start"):
         raise fail("fiscal_year.label", f"must be 'end' or 'start', not {label!r}", fiscal_raw)
@@ -179,8 +186,9 @@ def _warehouse_settings(data: Any, root: Path, fail: Any) -> WarehouseSettings:
         raise fail("warehouse", "must be a path or a mapping with 'engine'")
     for key in raw:
         if key not in _WAREHOUSE_KEYS:
-            raise fail(f"warehouse.{key}", f"unknown setting (known: {', '.join(_WAREHOUSE_KEYS)})",
-                       raw)
+            raise fail(
+                f"warehouse.{key}", f"unknown setting (known: {', '.join(_WAREHOUSE_KEYS)})", raw
+            )
     engine = raw.get("engine", "duckdb")
     if engine == "duckdb":
         path = raw.get("path", "data/warehouse.duckdb")

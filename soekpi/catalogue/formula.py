@@ -61,7 +61,11 @@ def parse_formula(text: str) -> Formula:
 
 
 def _convert(node: ast.AST, text: str) -> Formula:
-    if isinstance(node, ast.Constant) and type(node.value) in (int, float):
+    if (
+        isinstance(node, ast.Constant)
+        and isinstance(node.value, int | float)
+        and not isinstance(node.value, bool)
+    ):
         return Num(float(node.value))
     if isinstance(node, ast.Name):
         return Ref(node.id)

@@ -39,11 +39,11 @@ class _LocatedLoader(yaml.SafeLoader):
 
     def compose_node(self, parent: Node | None, index: Any) -> Node | None:
         if self.check_event(yaml.AliasEvent):
-            event = self.peek_event()
+            event = self.peek_event()  # type: ignore[no-untyped-call]
             raise yaml.MarkedYAMLError(
                 None, None, "aliases (*name) are not allowed in soekpi YAML", event.start_mark
             )
-        return super().compose_node(parent, index)  # type: ignore[no-any-return]
+        return super().compose_node(parent, index)
 
     def construct_mapping(self, node: MappingNode, deep: bool = False) -> YamlMap:  # type: ignore[override]
         result = YamlMap()
@@ -65,7 +65,7 @@ class _LocatedLoader(yaml.SafeLoader):
             result.key_lines[key] = key_node.start_mark.line + 1
         return result
 
-    def construct_sequence(self, node: SequenceNode, deep: bool = False) -> YamlList:  # type: ignore[override]
+    def construct_sequence(self, node: SequenceNode, deep: bool = False) -> YamlList:
         result = YamlList(self.construct_object(child, deep=True) for child in node.value)
         result.line = node.start_mark.line + 1
         result.item_lines = [child.start_mark.line + 1 for child in node.value]
@@ -79,7 +79,7 @@ _LocatedLoader.add_constructor("tag:yaml.org,2002:seq", _LocatedLoader.construct
 def parse_yaml(text: str, file: str) -> Any:
     """Parse YAML text safely; a syntax problem raises InputError naming ``file:line``."""
     try:
-        return yaml.load(text, Loader=_LocatedLoader)  # noqa: S506 - a SafeLoader subclass
+        return yaml.load(text, Loader=_LocatedLoader)  # a SafeLoader subclass
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark is not None else None

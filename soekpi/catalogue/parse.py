@@ -1,0 +1,777 @@
+"""Catalogue YAML → typed objects, one file at a time, every mistake collected with its place.
+
+This is the "parse" half of STYLE rule 4: it checks what can be checked within one entry
+(keys, types, enum values, threshold order, derived-KPI syntax) and merges the four sections
+of every file. References between entries, cycles and SQL are checked in ``validate.py``.
+"""
+
+from __future__ import annotations
+
+import difflib
+import math
+import re
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from soekpi.catalogue.model import (
+    AGGS,
+    COLUMN_TYPES,
+    COMPARES,
+    DIRECTIONS,
+    KPI_TYPES,
+    WINDOWS,
+    Column,
+    Kpi,
+    Measure,
+    Source,
+    Target,
+    Thresholds,
+)
+from soekpi.catalogue.yamlio import YamlList, YamlMap
+from soekpi.errors import InputError, Location, Problem
+
+SECTIONS = ("sources", "measures", "kpis", "targets")
+CADENCES = ("monthly",)
+LANGUAGES = ("en", "zh-CN")
+TABLE_KEYS = (
+    "description",
+    "time_column",
+    "cadence",
+    "entity_column",
+    "primary_key",
+    "columns",
+    "table",
+)
+VIEW_KEYS = ("description", "sql", "time_column", "cadence", "entity_column")
+COLUMN_KEYS = ("type", "required", "allowed", "min", "max", "unique", "references", "description")
+MEASURE_KEYS = ("source", "agg", "expr", "filter", "time")
+TYPE_KEYS: dict[str, tuple[str, ...]] = {
+    "simple": ("measure",),
+    "ratio": ("numerator", "denominator"),
+    "derived": ("expr",),
+    "growth": ("of", "compare"),
+    "composite": ("components",),
+}
+COMMON_KPI_KEYS = (
+    "name",
+    "description",
+    "category",
+    "unit",
+    "decimals",
+    "type",
+    "scale",
+    "window",
+    "direction",
+    "thresholds",
+)
+KPI_KEYS = COMMON_KPI_KEYS + tuple(k for keys in TYPE_KEYS.values() for k in keys)
+TARGET_KEYS = ("kpi", "fiscal_year", "entity", "green", "amber")
+THRESHOLD_KEYS = ("green", "amber")
+
+_ID = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
+_DECIMAL = re.compile(r"^decimal\(\s*(\d+)\s*,\s*(\d+)\s*\)$")
+
+
+def _line_of(mapping: Any, key: str) -> int:
+    """The line of ``key`` in a YAML mapping (1 when the mapping was not read from YAML)."""
+    return mapping.line_of(key) if isinstance(mapping, YamlMap) else 1
+
+
+def did_you_mean(word: str, choices: Iterable[str]) -> str:
+    """`` (did you mean 'x'?)`` for the closest choice, or an empty string."""
+    close = difflib.get_close_matches(word, sorted(choices), n=1, cutoff=0.6)
+    return f" (did you mean '{close[0]}'?)" if close else ""
+
+
+def describe(value: Any) -> str:
+    """A value as a message shows it."""
+    if value is None:
+        return "empty"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str):
+        return f"'{value}'"
+    if isinstance(value, dict):
+        return "a mapping"
+    if isinstance(value, list):
+        return "a list"
+    return str(value)
+
+
+def number_text(value: float) -> str:
+    """A number without a needless ``.0``."""
+    return f"{value:g}"
+
+
+def threshold_order_problem(direction: str, green: float, amber: float) -> str | None:
+    """Why (green, amber) are in the wrong order for ``direction``, or None when fine."""
+    if direction == "higher_is_better" and amber > green:
+        return (
+            f"amber {number_text(amber)} is above green {number_text(green)}; "
+            "for a higher_is_better KPI amber must be <= green"
+        )
+    if direction == "lower_is_better" and amber < green:
+        return (
+            f"amber {number_text(amber)} is below green {number_text(green)}; "
+            "for a lower_is_better KPI amber must be >= green"
+        )
+    return None
+
+
+@dataclass
+class ParsedCatalogue:
+    """The merged sections of every file, before cross-references are checked.
+
+    ``places`` keeps where each key of each entry was written, so later checks can point
+    at the exact line: ``places[("measure", "revenue")]["filter"]``.
+    """
+
+    sources: dict[str, Source] = field(default_factory=dict)
+    measures: dict[str, Measure] = field(default_factory=dict)
+    kpis: dict[str, Kpi] = field(default_factory=dict)
+    targets: list[Target] = field(default_factory=list)
+    files: list[str] = field(default_factory=list)
+    places: dict[tuple[str, str], dict[str, Location]] = field(default_factory=dict)
+    problems: list[Problem] = field(default_factory=list)
+
+    def defined(self, kind: str) -> set[str]:
+        """Every id of ``kind`` defined in the files, including definitions that are broken."""
+        return {eid for k, eid in self.places if k == kind}
+
+    def place(self, kind: str, entry_id: str, key: str | None = None) -> Location | None:
+        """Where ``key`` of an entry is written (the entry's own line when absent)."""
+        keys = self.places.get((kind, entry_id), {})
+        if key is not None and key in keys:
+            return keys[key]
+        return keys.get("")
+
+
+class _Entry:
+    """Reads the keys of one mapping, recording a located problem for every mistake."""
+
+    def __init__(
+        self,
+        out: ParsedCatalogue,
+        file: str,
+        what: str,
+        data: Any,
+        line: int,
+        allowed: tuple[str, ...],
+    ) -> None:
+        self.out = out
+        self.file = file
+        self.what = what
+        self.data: dict[str, Any] = data
+        self.line = line
+        self.ok = True
+        lines: dict[str, int] = getattr(data, "key_lines", {})
+        self.locations = {"": Location(file, line)} | {
+            k: Location(file, n) for k, n in lines.items()
+        }
+        for key in data:
+            if key not in allowed:
+                self.fail(
+                    key,
+                    f"unknown key '{key}'{did_you_mean(key, allowed)}; "
+                    f"allowed: {', '.join(allowed)}",
+                    prefix=False,
+                )
+
+    def loc(self, key: str | None = None) -> Location:
+        return self.locations.get(key or "", self.locations[""])
+
+    def fail(self, key: str | None, message: str, prefix: bool = True) -> None:
+        """Record a problem at ``key``: ``<what>: <key>: <message>``."""
+        self.ok = False
+        text = f"{self.what}: {key}: {message}" if key and prefix else f"{self.what}: {message}"
+        self.out.problems.append(Problem(self.loc(key), text))
+
+    def missing(self, key: str, why: str = "") -> None:
+        self.ok = False
+        self.out.problems.append(
+            Problem(self.loc(), f"{self.what}: missing required key '{key}'{why}")
+        )
+
+    def text(self, key: str, required: bool = False, default: str | None = None) -> str | None:
+        value = self.data.get(key)
+        if value is None:
+            if required:
+                self.missing(key)
+            return default
+        if isinstance(value, bool) or not isinstance(value, str | int | float):
+            self.fail(key, f"must be text, not {describe(value)}")
+            return default
+        value = str(value)
+        if required and not value.strip():
+            self.fail(key, "must not be empty")
+            return default
+        return value
+
+    def flag(self, key: str, default: bool = False) -> bool:
+        value = self.data.get(key)
+        if value is None:
+            return default
+        if not isinstance(value, bool):
+            self.fail(key, f"must be true or false, not {describe(value)}")
+            return default
+        return value
+
+    def number(self, key: str, required: bool = False) -> float | None:
+        return self._number(key, self.data.get(key), required)
+
+    def _number(self, key: str, value: Any, required: bool) -> float | None:
+        if value is None:
+            if required:
+                self.missing(key)
+            return None
+        if isinstance(value, bool) or not isinstance(value, int | float) or math.isnan(value):
+            self.fail(key, f"must be a number, not {describe(value)}")
+            return None
+        return float(value)
+
+    def integer(self, key: str, low: int, high: int) -> int | None:
+        value = self.data.get(key)
+        if value is None:
+            return None
+        if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+            self.fail(key, f"must be a whole number from {low} to {high}, not {describe(value)}")
+            return None
+        return value
+
+    def choice(self, key: str, choices: tuple[str, ...], required: bool = False) -> str | None:
+        value = self.data.get(key)
+        if value is None:
+            if required:
+                self.missing(key)
+            return None
+        if not isinstance(value, str) or value not in choices:
+            hint = did_you_mean(value, choices) if isinstance(value, str) else ""
+            self.fail(key, f"{describe(value)} is not one of {', '.join(choices)}{hint}")
+            return None
+        return value
+
+
+def _mapping_section(
+    out: ParsedCatalogue, file: str, data: Any, section: str
+) -> list[tuple[str, Any, int]]:
+    """The (id, body, line) entries of a mapping section; bad ids are problems."""
+    value = data[section]
+    line = _line_of(data, section)
+    if value is None:
+        return []
+    if not isinstance(value, dict):
+        out.problems.append(
+            Problem(
+                Location(file, line),
+                f"{section}: must be a mapping of id → definition, not {describe(value)}",
+            )
+        )
+        return []
+    kind = section[:-1]
+    entries = []
+    for entry_id, body in value.items():
+        entry_line = _line_of(value, entry_id)
+        if not _ID.match(entry_id):
+            out.problems.append(
+                Problem(
+                    Location(file, entry_line),
+                    f"{kind} '{entry_id}': an id must start with a letter and hold only "
+                    "letters, digits and _",
+                )
+            )
+            continue
+        if not isinstance(body, dict):
+            out.problems.append(
+                Problem(
+                    Location(file, entry_line),
+                    f"{kind} '{entry_id}': must be a mapping of keys, not {describe(body)}",
+                )
+            )
+            continue
+        entries.append((entry_id, body, entry_line))
+    return entries
+
+
+def _register(
+    out: ParsedCatalogue, seen: dict[tuple[str, str], Location], kind: str, entry: _Entry, eid: str
+) -> bool:
+    """Note where an entry is defined; an id defined twice is a problem naming both places."""
+    here = entry.loc()
+    first = seen.get((kind, eid))
+    if first is not None:
+        out.problems.append(Problem(here, f"{kind} '{eid}' is defined twice: {first} and {here}"))
+        return False
+    seen[(kind, eid)] = here
+    out.places[(kind, eid)] = entry.locations
+    return True
+
+
+def parse_files(files: list[Path], shown: Callable[[Path], str] | None = None) -> ParsedCatalogue:
+    """Parse every catalogue file; unreadable files and YAML errors are problems too."""
+    from soekpi.catalogue.yamlio import read_yaml
+
+    out = ParsedCatalogue()
+    seen: dict[tuple[str, str], Location] = {}
+    for path in files:
+        name = shown(path) if shown else str(path)
+        out.files.append(name)
+        try:
+            data = read_yaml(path, name)
+        except InputError as exc:
+            out.problems.extend(exc.problems)
+            continue
+        if data is None:
+            continue
+        if not isinstance(data, dict):
+            out.problems.append(
+                Problem(
+                    Location(name, 1),
+                    f"a catalogue file must be a mapping of sections "
+                    f"({', '.join(SECTIONS)}), not {describe(data)}",
+                )
+            )
+            continue
+        for key in data:
+            if key not in SECTIONS:
+                out.problems.append(
+                    Problem(
+                        Location(name, _line_of(data, key)),
+                        f"unknown section '{key}'{did_you_mean(key, SECTIONS)}; "
+                        f"allowed: {', '.join(SECTIONS)}",
+                    )
+                )
+        if "sources" in data:
+            for eid, body, line in _mapping_section(out, name, data, "sources"):
+                _parse_source(out, seen, name, eid, body, line)
+        if "measures" in data:
+            for eid, body, line in _mapping_section(out, name, data, "measures"):
+                _parse_measure(out, seen, name, eid, body, line)
+        if "kpis" in data:
+            for eid, body, line in _mapping_section(out, name, data, "kpis"):
+                _parse_kpi(out, seen, name, eid, body, line)
+        if "targets" in data:
+            _parse_targets(out, name, data)
+    return out
+
+
+def _column_type(entry: _Entry, value: Any) -> str | None:
+    allowed = ", ".join((*COLUMN_TYPES, "decimal(p,s)"))
+    if value is None:
+        entry.missing("type")
+        return None
+    if not isinstance(value, str):
+        entry.fail("type", f"{describe(value)} is not a column type; allowed: {allowed}")
+        return None
+    text = value.strip().lower()
+    if text in COLUMN_TYPES:
+        return text
+    match = _DECIMAL.match(text)
+    if match:
+        precision, scale = int(match[1]), int(match[2])
+        if 1 <= precision <= 38 and scale <= precision:
+            return f"decimal({precision},{scale})"
+        entry.fail(
+            "type",
+            f"'{value}' needs a precision from 1 to 38 and a scale no larger than the precision",
+        )
+        return None
+    hint = did_you_mean(text, COLUMN_TYPES)
+    entry.fail("type", f"'{value}' is not a column type{hint}; allowed: {allowed}")
+    return None
+
+
+def _parse_column(
+    out: ParsedCatalogue, file: str, source_id: str, name: str, body: Any, line: int
+) -> Column | None:
+    what = f"source '{source_id}': column '{name}'"
+    if not _ID.match(name):
+        out.problems.append(
+            Problem(
+                Location(file, line),
+                f"{what}: a column name must start with a letter and hold only letters, "
+                "digits and _",
+            )
+        )
+        return None
+    if not isinstance(body, dict):
+        out.problems.append(
+            Problem(
+                Location(file, line),
+                f"{what}: must be a mapping such as {{type: varchar}}, not {describe(body)}",
+            )
+        )
+        return None
+    entry = _Entry(out, file, what, body, line, COLUMN_KEYS)
+    column_type = _column_type(entry, body.get("type"))
+    allowed_values: tuple[Any, ...] | None = None
+    raw_allowed = body.get("allowed")
+    if raw_allowed is not None:
+        if (
+            not isinstance(raw_allowed, list)
+            or not raw_allowed
+            or not all(
+                isinstance(v, str | int | float) and not isinstance(v, bool) for v in raw_allowed
+            )
+        ):
+            entry.fail("allowed", "must be a non-empty list of plain values")
+        else:
+            allowed_values = tuple(raw_allowed)
+    low, high = entry.number("min"), entry.number("max")
+    if low is not None and high is not None and low > high:
+        entry.fail("max", f"{number_text(high)} is below min {number_text(low)}")
+    references: tuple[str, str] | None = None
+    raw_ref = entry.text("references")
+    if raw_ref is not None:
+        parts = raw_ref.split(".")
+        if len(parts) != 2 or not all(parts):
+            entry.fail("references", f"'{raw_ref}' must be written source.column")
+        else:
+            references = (parts[0], parts[1])
+    required = entry.flag("required")
+    unique = entry.flag("unique")
+    if not entry.ok or column_type is None:
+        return None
+    return Column(
+        name=name,
+        type=column_type,
+        required=required,
+        allowed=allowed_values,
+        min=low,
+        max=high,
+        unique=unique,
+        references=references,
+        location=Location(file, line),
+    )
+
+
+def _parse_source(
+    out: ParsedCatalogue,
+    seen: dict[tuple[str, str], Location],
+    file: str,
+    eid: str,
+    body: Any,
+    line: int,
+) -> None:
+    is_view = "sql" in body
+    entry = _Entry(out, file, f"source '{eid}'", body, line, VIEW_KEYS if is_view else TABLE_KEYS)
+    if not _register(out, seen, "source", entry, eid):
+        return
+    description = entry.text("description", default="") or ""
+    time_column = entry.text("time_column")
+    entity_column = entry.text("entity_column")
+    cadence = entry.choice("cadence", CADENCES)
+    if cadence and "time_column" not in body:
+        entry.fail("cadence", "a monthly source needs a time_column")
+    sql = entry.text("sql", required=is_view)
+    table = entry.text("table")
+    columns: dict[str, Column] = {}
+    columns_ok = True
+    primary_key: tuple[str, ...] = ()
+    if not is_view:
+        raw_columns = body.get("columns")
+        if raw_columns is None:
+            entry.missing("columns")
+            columns_ok = False
+        elif not isinstance(raw_columns, dict) or not raw_columns:
+            entry.fail("columns", "must be a mapping of column name → {type: ...}")
+            columns_ok = False
+        else:
+            for name, column_body in raw_columns.items():
+                column = _parse_column(
+                    out, file, eid, name, column_body, _line_of(raw_columns, name)
+                )
+                if column is None:
+                    columns_ok = False
+                else:
+                    columns[name] = column
+        raw_key = body.get("primary_key")
+        if isinstance(raw_key, str):
+            raw_key = [raw_key]
+        if raw_key is not None:
+            if not isinstance(raw_key, list) or not all(isinstance(k, str) for k in raw_key):
+                entry.fail("primary_key", "must be a list of column names")
+            elif len(set(raw_key)) != len(raw_key):
+                entry.fail("primary_key", "names a column twice")
+            else:
+                primary_key = tuple(raw_key)
+        if isinstance(raw_columns, dict):
+            for key in ("time_column", "entity_column"):
+                value = body.get(key)
+                if isinstance(value, str) and value not in raw_columns:
+                    entry.fail(key, _no_column(value, eid, raw_columns))
+            for name in primary_key:
+                if name not in raw_columns:
+                    entry.fail("primary_key", _no_column(name, eid, raw_columns))
+            if time_column in columns and columns[time_column].type not in ("date", "timestamp"):
+                entry.fail(
+                    "time_column",
+                    f"column '{time_column}' is {columns[time_column].type}; "
+                    "a time column must be date or timestamp",
+                )
+    # A source with a broken column is left out, so that measures over it do not report the
+    # column as missing; other mistakes are reported and the source is kept for later checks.
+    if not columns_ok or (is_view and sql is None):
+        return
+    out.sources[eid] = Source(
+        id=eid,
+        description=description,
+        time_column=time_column,
+        cadence=cadence,
+        entity_column=entity_column,
+        primary_key=primary_key,
+        columns=columns,
+        sql=sql,
+        table=table,
+        location=entry.loc(),
+    )
+
+
+def _no_column(name: str, source_id: str, columns: Iterable[str]) -> str:
+    return f"column '{name}' does not exist in source '{source_id}'{did_you_mean(name, columns)}"
+
+
+def _parse_measure(
+    out: ParsedCatalogue,
+    seen: dict[tuple[str, str], Location],
+    file: str,
+    eid: str,
+    body: Any,
+    line: int,
+) -> None:
+    entry = _Entry(out, file, f"measure '{eid}'", body, line, MEASURE_KEYS)
+    if not _register(out, seen, "measure", entry, eid):
+        return
+    source = entry.text("source", required=True)
+    agg = entry.choice("agg", AGGS, required=True)
+    expr = entry.text("expr")
+    if expr is not None and not expr.strip():
+        entry.fail("expr", "must not be empty")
+    if expr is None and agg is not None and agg != "count":
+        entry.missing("expr", f" (agg '{agg}' aggregates an expression over the rows)")
+    if expr is not None and expr.strip() == "*" and agg not in (None, "count"):
+        entry.fail("expr", f"'*' only goes with agg 'count', not '{agg}'")
+    filter_text = entry.text("filter")
+    if filter_text is not None and not filter_text.strip():
+        entry.fail("filter", "must not be empty (leave it out to keep every row)")
+    time = entry.text("time")
+    if source is None or agg is None:
+        return
+    out.measures[eid] = Measure(
+        id=eid,
+        source=source,
+        agg=agg,
+        expr=(expr or "*").strip(),
+        filter=filter_text.strip() if filter_text else None,
+        time=time,
+        location=entry.loc(),
+    )
+
+
+def _parse_name(entry: _Entry, kpi_id: str) -> dict[str, str]:
+    value = entry.data.get("name")
+    if value is None:
+        entry.missing("name")
+        return {"en": kpi_id}
+    if isinstance(value, str) and value.strip():
+        return {"en": value}
+    if isinstance(value, dict):
+        names: dict[str, str] = {}
+        for key, text in value.items():
+            if key not in LANGUAGES:
+                entry.fail(
+                    "name",
+                    f"unknown language '{key}'{did_you_mean(key, LANGUAGES)}; "
+                    f"allowed: {', '.join(LANGUAGES)}",
+                )
+            elif not isinstance(text, str) or not text.strip():
+                entry.fail("name", f"{key}: must be text, not {describe(text)}")
+            else:
+                names[key] = text
+        if "en" not in value:
+            entry.fail("name", "needs an English name under 'en'")
+        return names if "en" in names else {"en": kpi_id, **names}
+    entry.fail("name", f"must be text or a mapping {{en: ..., zh-CN: ...}}, not {describe(value)}")
+    return {"en": kpi_id}
+
+
+def _parse_thresholds(entry: _Entry, direction: str | None) -> Thresholds | None:
+    value = entry.data.get("thresholds")
+    if value is None:
+        return None
+    if not isinstance(value, dict):
+        entry.fail(
+            "thresholds", f"must be a mapping {{green: ..., amber: ...}}, not {describe(value)}"
+        )
+        return None
+    ok = True
+    numbers: dict[str, float] = {}
+    for key in value:
+        if key not in THRESHOLD_KEYS:
+            entry.fail(
+                "thresholds",
+                f"unknown key '{key}'{did_you_mean(key, THRESHOLD_KEYS)}; allowed: green, amber",
+            )
+            ok = False
+    for key in THRESHOLD_KEYS:
+        raw = value.get(key)
+        if raw is None:
+            entry.fail("thresholds", f"missing required key '{key}'")
+            ok = False
+        elif isinstance(raw, bool) or not isinstance(raw, int | float) or math.isnan(raw):
+            entry.fail("thresholds", f"{key}: must be a number, not {describe(raw)}")
+            ok = False
+        else:
+            numbers[key] = float(raw)
+    if not ok:
+        return None
+    problem = threshold_order_problem(
+        direction or "higher_is_better", numbers["green"], numbers["amber"]
+    )
+    if problem:
+        entry.fail("thresholds", problem)
+        return None
+    return Thresholds(green=numbers["green"], amber=numbers["amber"])
+
+
+def _parse_components(entry: _Entry) -> dict[str, float] | None:
+    value = entry.data.get("components")
+    if value is None:
+        entry.missing("components")
+        return None
+    if not isinstance(value, dict) or not value:
+        entry.fail("components", "must be a mapping of kpi id → weight, e.g. {kpi_a: 0.3}")
+        return None
+    weights: dict[str, float] = {}
+    for kpi_id, weight in value.items():
+        if (
+            isinstance(weight, bool)
+            or not isinstance(weight, int | float)
+            or math.isnan(weight)
+            or weight <= 0
+        ):
+            entry.fail(
+                "components",
+                f"the weight of '{kpi_id}' must be a positive number, not {describe(weight)}",
+            )
+        else:
+            weights[kpi_id] = float(weight)
+    return weights
+
+
+def _parse_kpi(
+    out: ParsedCatalogue,
+    seen: dict[tuple[str, str], Location],
+    file: str,
+    eid: str,
+    body: Any,
+    line: int,
+) -> None:
+    from soekpi.catalogue.formula import FormulaError, parse_formula
+
+    entry = _Entry(out, file, f"kpi '{eid}'", body, line, KPI_KEYS)
+    if not _register(out, seen, "kpi", entry, eid):
+        return
+    kpi_type = entry.choice("type", KPI_TYPES, required=True)
+    name = _parse_name(entry, eid)
+    description = entry.text("description", default="") or ""
+    category = entry.text("category", default="other") or "other"
+    unit = entry.text("unit", default="") or ""
+    decimals = entry.integer("decimals", 0, 10)
+    scale = entry.number("scale")
+    window = entry.choice("window", WINDOWS) or "cycle"
+    direction = entry.choice("direction", DIRECTIONS)
+    thresholds = _parse_thresholds(entry, direction)
+    fields: dict[str, Any] = {}
+    if kpi_type is not None:
+        own = TYPE_KEYS[kpi_type]
+        for key in body:
+            if key in KPI_KEYS and key not in COMMON_KPI_KEYS and key not in own:
+                entry.fail(
+                    key,
+                    f"does not apply to a kpi of type '{kpi_type}' "
+                    f"({kpi_type} uses {' and '.join(own)})",
+                )
+        if kpi_type == "composite":
+            fields["components"] = _parse_components(entry)
+        elif kpi_type == "growth":
+            fields["of"] = entry.text("of", required=True)
+            fields["compare"] = entry.choice("compare", COMPARES, required=True)
+        else:
+            for key in own:
+                fields[key] = entry.text(key, required=True)
+        if kpi_type == "derived" and fields.get("expr"):
+            try:
+                parse_formula(fields["expr"])
+            except FormulaError as exc:
+                entry.fail("expr", str(exc))
+    if kpi_type is None or any(
+        fields.get(key) is None for key in TYPE_KEYS[kpi_type] if key != "expr"
+    ):
+        return
+    out.kpis[eid] = Kpi(
+        id=eid,
+        type=kpi_type,
+        name=name,
+        description=description.strip(),
+        category=category,
+        unit=unit,
+        decimals=2 if decimals is None else decimals,
+        scale=1.0 if scale is None else scale,
+        window=window,
+        direction=direction or "higher_is_better",
+        thresholds=thresholds,
+        location=entry.loc(),
+        **fields,
+    )
+
+
+def _parse_targets(out: ParsedCatalogue, file: str, data: Any) -> None:
+    value = data["targets"]
+    if value is None:
+        return
+    if not isinstance(value, list):
+        out.problems.append(
+            Problem(
+                Location(file, _line_of(data, "targets")),
+                f"targets: must be a list of {{kpi: ..., green: ..., amber: ...}}, "
+                f"not {describe(value)}",
+            )
+        )
+        return
+    for body, line in zip(
+        value, value.item_lines if isinstance(value, YamlList) else [1] * len(value), strict=True
+    ):
+        if not isinstance(body, dict):
+            out.problems.append(
+                Problem(
+                    Location(file, line),
+                    f"target: must be a mapping {{kpi: ..., green: ..., amber: ...}}, "
+                    f"not {describe(body)}",
+                )
+            )
+            continue
+        kpi_id = body.get("kpi")
+        what = f"target for kpi '{kpi_id}'" if isinstance(kpi_id, str) else "target"
+        entry = _Entry(
+            out, file, what, body, body.line if isinstance(body, YamlMap) else 1, TARGET_KEYS
+        )
+        kpi = entry.text("kpi", required=True)
+        fiscal_year = entry.integer("fiscal_year", 1900, 2999)
+        raw_entity = body.get("entity")
+        entity = None if raw_entity is None else entry.text("entity")
+        green = entry.number("green", required=True)
+        amber = entry.number("amber", required=True)
+        if not entry.ok or kpi is None or green is None or amber is None:
+            continue
+        out.targets.append(
+            Target(
+                kpi=kpi,
+                green=green,
+                amber=amber,
+                fiscal_year=fiscal_year,
+                entity=entity,
+                location=entry.loc(),
+            )
+        )

@@ -1,0 +1,385 @@
+"""Validate a parsed catalogue: references, cycles, targets and SQL — every problem at once.
+
+``load_catalogue(ws)`` is what commands call: it returns a :class:`Catalogue` or raises ONE
+:class:`CatalogueError` listing every problem, each at its ``file:line``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from soekpi.catalogue.model import Catalogue, Column, Source
+from soekpi.catalogue.parse import (
+    ParsedCatalogue,
+    did_you_mean,
+    parse_files,
+    threshold_order_problem,
+)
+from soekpi.errors import CatalogueError, InputError, Location, Problem
+
+if TYPE_CHECKING:
+    from soekpi.workspace import Workspace
+
+ENTITY_COLUMNS = ("entity_id", "name", "parent_id")
+
+
+def load_catalogue(ws: Workspace) -> Catalogue:
+    """The workspace's catalogue, validated; raises one CatalogueError with every problem."""
+    catalogue, problems = check_catalogue(ws)
+    if problems or catalogue is None:
+        raise CatalogueError(problems)
+    return catalogue
+
+
+def load_catalogue_files(
+    files: list[Path], shown: Callable[[Path], str] | None = None
+) -> Catalogue:
+    """A catalogue from explicit files (for tools and tests without a workspace).
+
+    ``shown`` turns a path into the name messages use (default: the path as given).
+    """
+    catalogue, problems = check_catalogue_files(files, shown)
+    if problems or catalogue is None:
+        raise CatalogueError(problems)
+    return catalogue
+
+
+def check_catalogue(ws: Workspace) -> tuple[Catalogue | None, list[Problem]]:
+    """Every problem of the workspace's catalogue, and the catalogue when there is none."""
+    try:
+        files = ws.catalogue_files()
+    except InputError as exc:
+        return None, exc.problems
+    if not files:
+        where = ", ".join(ws.shown(p) for p in ws.catalogue)
+        return None, [
+            Problem(
+                Location(ws.shown(ws.root / "soekpi.yaml")),
+                f"catalogue: no *.yaml or *.yml files in {where}",
+            )
+        ]
+    return check_catalogue_files(files, ws.shown)
+
+
+def check_catalogue_files(
+    files: list[Path], shown: Callable[[Path], str] | None = None
+) -> tuple[Catalogue | None, list[Problem]]:
+    """Parse, then validate ``files``; returns (catalogue or None, problems)."""
+    parsed = parse_files(files, shown)
+    problems = list(parsed.problems)
+    problems.extend(_check_sources(parsed))
+    problems.extend(_check_measures(parsed))
+    problems.extend(_check_kpis(parsed))
+    problems.extend(_check_targets(parsed))
+    sources = _check_sql(parsed, problems)
+    problems = sorted(set(problems), key=lambda p: (p.location or Location(""), p.message))
+    if problems:
+        return None, problems
+    catalogue = Catalogue(
+        sources=dict(sorted(sources.items())),
+        measures=dict(sorted(parsed.measures.items())),
+        kpis=dict(sorted(parsed.kpis.items())),
+        targets=tuple(parsed.targets),
+        files=tuple(parsed.files),
+    )
+    return catalogue, []
+
+
+def _at(parsed: ParsedCatalogue, kind: str, entry_id: str, key: str | None = None) -> Location:
+    return parsed.place(kind, entry_id, key) or Location("")
+
+
+def _check_sources(parsed: ParsedCatalogue) -> list[Problem]:
+    problems: list[Problem] = []
+    sources = parsed.sources
+    for source in sorted(sources.values(), key=lambda s: s.id):
+        for column in source.columns.values():
+            if column.references is None:
+                continue
+            ref_source, ref_column = column.references
+            where = column.location or source.location
+            what = f"source '{source.id}': column '{column.name}': references"
+            target = sources.get(ref_source)
+            if target is None:
+                problems.append(
+                    Problem(
+                        where,
+                        f"{what}: source '{ref_source}' does not exist"
+                        f"{did_you_mean(ref_source, parsed.defined('source'))}",
+                    )
+                )
+            elif target.is_view:
+                problems.append(
+                    Problem(where, f"{what}: '{ref_source}' is a view; reference a table")
+                )
+            elif ref_column not in target.columns:
+                problems.append(
+                    Problem(
+                        where,
+                        f"{what}: column '{ref_column}' does not exist in source "
+                        f"'{ref_source}'{did_you_mean(ref_column, target.columns)}",
+                    )
+                )
+    entities = sources.get("entities")
+    if entities is not None and not entities.is_view:
+        for name in ENTITY_COLUMNS:
+            if name not in entities.columns:
+                problems.append(
+                    Problem(
+                        entities.location,
+                        f"source 'entities': missing column '{name}' (the entities source "
+                        f"defines the hierarchy with {', '.join(ENTITY_COLUMNS)})",
+                    )
+                )
+    return problems
+
+
+def _check_measures(parsed: ParsedCatalogue) -> list[Problem]:
+    problems: list[Problem] = []
+    for measure in sorted(parsed.measures.values(), key=lambda m: m.id):
+        what = f"measure '{measure.id}'"
+        source = parsed.sources.get(measure.source)
+        if source is None:
+            if ("source", measure.source) not in parsed.places:  # not a broken definition
+                problems.append(
+                    Problem(
+                        _at(parsed, "measure", measure.id, "source"),
+                        f"{what}: source '{measure.source}' does not exist"
+                        f"{did_you_mean(measure.source, parsed.defined('source'))}",
+                    )
+                )
+            continue
+        if source.is_view:
+            continue  # its columns are known once the view binds (_check_sql)
+        problems.extend(_measure_time_problems(parsed, measure.id, source))
+    return problems
+
+
+def _measure_time_problems(
+    parsed: ParsedCatalogue, measure_id: str, source: Source
+) -> list[Problem]:
+    measure = parsed.measures[measure_id]
+    what = f"measure '{measure.id}'"
+    problems: list[Problem] = []
+    if measure.time not in (None, "none"):
+        column = source.columns.get(measure.time)
+        where = _at(parsed, "measure", measure.id, "time")
+        if column is None:
+            problems.append(
+                Problem(
+                    where,
+                    f"{what}: time: column '{measure.time}' does not exist in source "
+                    f"'{source.id}'{did_you_mean(measure.time, source.columns)} "
+                    "(or write 'none' to ignore time)",
+                )
+            )
+        elif column.type not in ("date", "timestamp"):
+            problems.append(
+                Problem(
+                    where,
+                    f"{what}: time: column '{measure.time}' is {column.type}; "
+                    "a time column must be date or timestamp",
+                )
+            )
+    if measure.agg in ("closing", "average") and measure.time_column(source) is None:
+        problems.append(
+            Problem(
+                _at(parsed, "measure", measure.id, "agg"),
+                f"{what}: agg '{measure.agg}' needs periods, but source '{source.id}' has no "
+                "time_column and the measure sets no 'time'",
+            )
+        )
+    return problems
+
+
+def _check_kpis(parsed: ParsedCatalogue) -> list[Problem]:
+    from soekpi.catalogue.formula import referenced_names
+
+    problems: list[Problem] = []
+    kpis = parsed.kpis
+
+    def known(kind: str, entry_id: str) -> bool:
+        # a definition that failed to parse is reported already; do not cascade
+        return (kind, entry_id) in parsed.places
+
+    for kpi in sorted(kpis.values(), key=lambda k: k.id):
+        what = f"kpi '{kpi.id}'"
+        for key in ("measure", "numerator", "denominator"):
+            ref = getattr(kpi, key)
+            if ref is None or ref in parsed.measures or known("measure", ref):
+                continue
+            label = "" if key == "measure" else f" {key}:"
+            problems.append(
+                Problem(
+                    _at(parsed, "kpi", kpi.id, key),
+                    f"{what}:{label} measure '{ref}' does not exist"
+                    f"{did_you_mean(ref, parsed.defined('measure'))}",
+                )
+            )
+        refs: list[tuple[str, str]] = []
+        if kpi.of is not None:
+            refs.append(("of", kpi.of))
+        refs.extend(("components", c) for c in kpi.components or {})
+        if kpi.expr is not None:
+            refs.extend(("expr", name) for name in referenced_names(kpi.expr))
+        for key, ref in refs:
+            if ref in kpis or known("kpi", ref):
+                continue
+            problems.append(
+                Problem(
+                    _at(parsed, "kpi", kpi.id, key),
+                    f"{what}: {key}: kpi '{ref}' does not exist"
+                    f"{did_you_mean(ref, parsed.defined('kpi'))}",
+                )
+            )
+    problems.extend(_cycle_problems(parsed))
+    return problems
+
+
+def _cycle_problems(parsed: ParsedCatalogue) -> list[Problem]:
+    """One problem per cycle among derived, growth and composite KPIs, naming its path."""
+    kpis = parsed.kpis
+    state: dict[str, int] = {}  # 1 = on the current path, 2 = done
+    path: list[str] = []
+    cycles: set[tuple[str, ...]] = set()
+
+    def visit(kpi_id: str) -> None:
+        state[kpi_id] = 1
+        path.append(kpi_id)
+        for dep in kpis[kpi_id].kpi_inputs:
+            if dep not in kpis:
+                continue
+            if state.get(dep) == 1:
+                loop = path[path.index(dep) :]
+                start = loop.index(min(loop))
+                cycles.add(tuple(loop[start:] + loop[:start]))
+            elif dep not in state:
+                visit(dep)
+        path.pop()
+        state[kpi_id] = 2
+
+    for kpi_id in sorted(kpis):
+        if kpi_id not in state:
+            visit(kpi_id)
+    problems = []
+    for loop in sorted(cycles):
+        text = " -> ".join((*loop, loop[0]))
+        problems.append(
+            Problem(
+                _at(parsed, "kpi", loop[0]),
+                f"kpi '{loop[0]}': cycle among kpis: {text}",
+            )
+        )
+    return problems
+
+
+def _check_targets(parsed: ParsedCatalogue) -> list[Problem]:
+    problems: list[Problem] = []
+    seen: dict[tuple[str, int | None, str | None], Location | None] = {}
+    for target in parsed.targets:
+        what = f"target for kpi '{target.kpi}'"
+        kpi = parsed.kpis.get(target.kpi)
+        if kpi is None:
+            if ("kpi", target.kpi) not in parsed.places:
+                problems.append(
+                    Problem(
+                        target.location,
+                        f"{what}: kpi '{target.kpi}' does not exist"
+                        f"{did_you_mean(target.kpi, parsed.defined('kpi'))}",
+                    )
+                )
+            continue
+        order = threshold_order_problem(kpi.direction, target.green, target.amber)
+        if order:
+            problems.append(Problem(target.location, f"{what}: {order}"))
+        key = (target.kpi, target.fiscal_year, target.entity)
+        if key in seen:
+            scope = (
+                ", ".join(
+                    part
+                    for part in (
+                        f"fiscal_year {target.fiscal_year}" if target.fiscal_year else "",
+                        f"entity '{target.entity}'" if target.entity else "",
+                    )
+                    if part
+                )
+                or "every fiscal year and entity"
+            )
+            problems.append(
+                Problem(
+                    target.location,
+                    f"{what} ({scope}) is defined twice: {seen[key]} and {target.location}",
+                )
+            )
+        else:
+            seen[key] = target.location
+    return problems
+
+
+def _check_sql(parsed: ParsedCatalogue, problems: list[Problem]) -> dict[str, Source]:
+    """Bind the SQL of views and measures; returns the sources with view columns filled in."""
+    from soekpi.warehouse.sqlcheck import check_sql
+
+    sources = dict(parsed.sources)
+    measures = {
+        m.id: m
+        for m in parsed.measures.values()
+        if m.source in sources
+        and (
+            sources[m.source].is_view or not _measure_time_problems(parsed, m.id, sources[m.source])
+        )
+    }
+    result = check_sql(sources, measures, parsed.defined("source"))
+    for issue in result.problems:
+        problems.append(
+            Problem(
+                _at(parsed, issue.kind, issue.id, issue.field),
+                f"{issue.kind} '{issue.id}': {issue.field}: {issue.message}",
+            )
+        )
+    for view_id, column_types in result.view_columns.items():
+        view = sources[view_id]
+        columns = {
+            name: Column(name=name, type=kind, location=view.location)
+            for name, kind in column_types.items()
+        }
+        sources[view_id] = dataclasses.replace(view, columns=columns)
+        problems.extend(_view_column_problems(parsed, sources[view_id]))
+    for measure in parsed.measures.values():
+        over = sources.get(measure.source)
+        if over is not None and over.is_view and over.id in result.view_columns:
+            problems.extend(_measure_time_problems(parsed, measure.id, over))
+    return sources
+
+
+def _view_column_problems(parsed: ParsedCatalogue, view: Source) -> list[Problem]:
+    problems = []
+    for key in ("time_column", "entity_column"):
+        name = getattr(view, key)
+        if name is None:
+            continue
+        where = _at(parsed, "source", view.id, key)
+        if name not in view.columns:
+            problems.append(
+                Problem(
+                    where,
+                    f"source '{view.id}': {key}: the view's sql gives no column '{name}'"
+                    f"{did_you_mean(name, view.columns)}",
+                )
+            )
+        elif key == "time_column" and view.columns[name].type not in (
+            "date",
+            "timestamp",
+            "timestamp with time zone",
+        ):
+            problems.append(
+                Problem(
+                    where,
+                    f"source '{view.id}': time_column: column '{name}' is "
+                    f"{view.columns[name].type}; a time column must be date or timestamp",
+                )
+            )
+    return problems
