@@ -1,0 +1,527 @@
+"""``soekpi load``: extracts into contract tables without losing a row (SPEC §4).
+
+Every file is read as text (:mod:`soekpi.warehouse.readers`) and checked set-based in DuckDB
+SQL. Rows that pass go into the source's table; every row that fails goes to ``_rejected``
+with its row number, column and reason; the ledger ``_loads`` records the file's SHA-256 and
+counts. All files of one call are written in ONE transaction under the writer lock, so a
+failure, an unreadable file or a ``kill -9`` leaves the warehouse exactly as it was.
+
+What ``mode="replace"`` replaces (a restatement):
+
+* a source with a time column: for every (entity, month) pair among the file's rows whose
+  entity and time values are readable, the table's rows of that entity in that month (the
+  month of the time column) are deleted before the file's rows go in. Entities and months
+  the file does not mention keep their rows. A source without an entity column replaces
+  whole months.
+* a source without a time column but with a primary key: the table's rows whose key
+  equals the key of one of the file's rows are deleted (an upsert by key).
+* a source with neither: the whole table is replaced by the file's rows.
+
+``replace`` also lifts the refusal of a file whose content (SHA-256) was loaded into the same
+source before. Loads whose rows fall into a closed cycle are refused whole, in both modes.
+"""
+
+from __future__ import annotations
+
+import difflib
+import hashlib
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from soekpi.errors import ClosedCycleError, InputError, Location, UsageError
+from soekpi.warehouse.readers import ROW, read_raw
+from soekpi.warehouse.schema import ensure_schema, literal, quote, sql_type, table_drift
+
+if TYPE_CHECKING:
+    import duckdb
+
+    from soekpi.catalogue.model import Catalogue, Column, Source
+    from soekpi.workspace import Workspace
+
+MODES = ("append", "replace")
+ProgressFn = Callable[..., None]
+_RAW, _VAL, _ERR, _CLEAN = "_soekpi_raw", "_soekpi_values", "_soekpi_errors", "_soekpi_clean"
+_SHOWN_ROWS = 5
+
+
+@dataclass(frozen=True)
+class FileLoad:
+    """What happened to one file."""
+
+    file: str
+    sha256: str
+    load_id: int
+    rows_read: int
+    rows_loaded: int
+    rows_rejected: int
+    rows_replaced: int = 0  # rows deleted from the table by --mode replace
+    rejected_by_reason: tuple[tuple[str, int], ...] = ()  # ("column: kind", rows), sorted
+
+
+@dataclass(frozen=True)
+class LoadSummary:
+    """The result of one ``load`` call: one entry per file, in the order given."""
+
+    source: str
+    mode: str
+    files: tuple[FileLoad, ...] = field(default_factory=tuple)
+
+    @property
+    def rows_rejected(self) -> int:
+        """Rejected rows over every file (the command exits 1 when this is not 0)."""
+        return sum(f.rows_rejected for f in self.files)
+
+    @property
+    def rows_loaded(self) -> int:
+        """Loaded rows over every file."""
+        return sum(f.rows_loaded for f in self.files)
+
+
+def file_sha256(path: Path) -> str:
+    """SHA-256 of a file's bytes, streamed."""
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def table_source(catalogue: Catalogue, source_id: str) -> Source:
+    """The source to load into: it must exist and not be a view."""
+    if source_id not in catalogue.sources:
+        close = difflib.get_close_matches(source_id, sorted(catalogue.sources), n=1)
+        hint = (
+            f" (did you mean '{close[0]}'?)"
+            if close
+            else (f" (known: {', '.join(sorted(catalogue.sources))})")
+        )
+        raise UsageError(f"source '{source_id}' does not exist{hint}")
+    source = catalogue.sources[source_id]
+    if source.is_view:
+        raise UsageError(
+            f"source '{source_id}' is a view defined by SQL and holds no data of its own; "
+            "load the sources it reads instead"
+        )
+    return source
+
+
+def _number(value: float) -> str:
+    return str(int(value)) if float(value).is_integer() else repr(float(value))
+
+
+def _type_label(column: Column) -> str:
+    kind = column.type.strip().lower()
+    labels = {
+        "integer": "an integer",
+        "bigint": "an integer",
+        "double": "a number",
+        "boolean": "a boolean (true/false)",
+        "date": "a date",
+        "timestamp": "a timestamp",
+    }
+    return labels.get(kind, f"a {kind.replace(' ', '')}")
+
+
+def _cast(column: Column, raw: str) -> tuple[str, str | None]:
+    """(typed value expression, failure condition or None) for a raw text expression."""
+    target = sql_type(column.type)
+    if target == "VARCHAR":
+        return raw, None
+    value = f"TRY_CAST({raw} AS {target})"
+    if target in ("INTEGER", "BIGINT"):
+        # TRY_CAST rounds '1.5' to 2: a non-integral number is not an integer.
+        bad = f"({value} IS NULL OR TRY_CAST({raw} AS DOUBLE) <> {value})"
+    elif target == "DOUBLE":
+        bad = f"({value} IS NULL OR NOT isfinite({value}))"
+    elif target.startswith("DECIMAL"):
+        # TRY_CAST rounds '12.345' to 12.35: more decimals than the scale is refused.
+        bad = f"({value} IS NULL OR TRY_CAST({raw} AS DOUBLE) <> {value}::DOUBLE)"
+    else:
+        bad = f"{value} IS NULL"
+    return value, f"({raw} IS NOT NULL AND {bad})"
+
+
+def _typed_literal(value: Any, column: Column) -> str:
+    target = sql_type(column.type)
+    return literal(value) if target == "VARCHAR" else f"CAST({literal(value)} AS {target})"
+
+
+def _header_problems(source: Source, columns: tuple[str, ...], shown: str) -> None:
+    needed = [c.name for c in source.columns.values() if c.required or c.name in source.primary_key]
+    missing = [c for c in needed if c not in columns]
+    unknown = sorted(c for c in columns if c not in source.columns)
+    parts = []
+    if missing:
+        parts.append(f"missing required column(s) {', '.join(missing)}")
+    if unknown:
+        parts.append(f"unknown column(s) {', '.join(unknown)}")
+    if parts:
+        raise InputError(
+            f"header: {'; '.join(parts)} (the contract of '{source.id}' has: "
+            f"{', '.join(source.columns)}); nothing was loaded",
+            Location(shown, 1),
+        )
+
+
+class _FileLoader:
+    """The SQL of loading one file, on a connection inside the caller's transaction."""
+
+    def __init__(
+        self,
+        con: duckdb.DuckDBPyConnection,
+        catalogue: Catalogue,
+        source: Source,
+        present: tuple[str, ...],
+    ) -> None:
+        self.con = con
+        self.catalogue = catalogue
+        self.source = source
+        self.present = present
+        self.table = quote(source.table_name)
+
+    def run(self, sql: str, params: list[Any] | None = None) -> list[tuple[Any, ...]]:
+        return self.con.execute(sql, params or []).fetchall()
+
+    def build_values(self) -> None:
+        """``_soekpi_values``: __row plus every contract column, typed (null when bad)."""
+        selects = [ROW]
+        for column in self.source.columns.values():
+            if column.name in self.present:
+                raw = f"NULLIF({quote(column.name)}, '')"
+                selects.append(f"{_cast(column, raw)[0]} AS {quote(column.name)}")
+            else:
+                selects.append(f"NULL::{sql_type(column.type)} AS {quote(column.name)}")
+        self.run(f"CREATE OR REPLACE TEMP TABLE {_VAL} AS SELECT {', '.join(selects)} FROM {_RAW}")
+        self.run(
+            f"CREATE OR REPLACE TEMP TABLE {_ERR} (__row BIGINT, column_name VARCHAR, "
+            "kind VARCHAR, reason VARCHAR)"
+        )
+
+    def value_checks(self) -> None:
+        """Per row and column: unreadable values, missing required values, allowed, min, max."""
+        checks: list[str] = []
+        for column in self.source.columns.values():
+            if column.name not in self.present:
+                continue
+            name = quote(column.name)
+            raw = f"NULLIF(r.{name}, '')"
+            value = f"v.{name}"
+            prefix = literal(f"{column.name}: ")
+
+            def add(condition: str, kind: str, reason: str, name: str = column.name) -> None:
+                checks.append(
+                    f"SELECT r.{ROW}, {literal(name)}, {literal(kind)}, {reason} "
+                    f"FROM {_RAW} r JOIN {_VAL} v USING ({ROW}) WHERE {condition}"
+                )
+
+            if column.required or column.name in self.source.primary_key:
+                add(
+                    f"{raw} IS NULL",
+                    "missing",
+                    literal(f"{column.name}: required value is missing"),
+                )
+            failure = _cast(column, raw)[1]
+            label = _type_label(column)
+            if failure:
+                add(failure, f"not {label}", f"{prefix} || '''' || {raw} || ''' is not {label}'")
+            shown_value = f"{prefix} || '''' || {value}::VARCHAR || ''''"
+            if column.allowed is not None:
+                options = ", ".join(_typed_literal(a, column) for a in column.allowed)
+                listed = ", ".join(str(a) for a in column.allowed)
+                add(
+                    f"{value} IS NOT NULL AND {value} NOT IN ({options})",
+                    "not allowed",
+                    f"{shown_value} || {literal(' is not one of ' + listed)}",
+                )
+            if column.min is not None:
+                add(
+                    f"{value} < {_number(column.min)}",
+                    "below minimum",
+                    f"{prefix} || {value}::VARCHAR || "
+                    f"{literal(' is below the minimum ' + _number(column.min))}",
+                )
+            if column.max is not None:
+                add(
+                    f"{value} > {_number(column.max)}",
+                    "above maximum",
+                    f"{prefix} || {value}::VARCHAR || "
+                    f"{literal(' is above the maximum ' + _number(column.max))}",
+                )
+        if checks:
+            self.run(f"INSERT INTO {_ERR} " + " UNION ALL ".join(checks))
+        self.run(
+            f"CREATE OR REPLACE TEMP TABLE {_CLEAN} AS SELECT * FROM {_VAL} v "
+            f"WHERE NOT EXISTS (SELECT 1 FROM {_ERR} e WHERE e.{ROW} = v.{ROW})"
+        )
+
+    def closed_cycles(self, shown: str) -> None:
+        """Refuse the whole file when a row falls into a closed cycle."""
+        time_column = self.source.time_column
+        if not time_column or time_column not in self.present:
+            return
+        t = f"v.{quote(time_column)}"
+        rows = self.run(
+            f"SELECT c.cycle, c.start_date, c.end_date, min({t})::DATE, max({t})::DATE, "
+            f"count(*) FROM {_VAL} v JOIN _closed_cycles c "
+            f"ON {t}::DATE BETWEEN c.start_date AND c.end_date "
+            "GROUP BY ALL ORDER BY c.start_date, c.cycle"
+        )
+        if rows:
+            cycle, start, end, first, last, count = rows[0]
+            others = f" (and {len(rows) - 1} more closed cycle(s))" if len(rows) > 1 else ""
+            raise ClosedCycleError(
+                f"{count} row(s) dated {first}..{last} fall in closed cycle {cycle} "
+                f"({start}..{end}){others}; nothing was loaded. Leave those rows out, or "
+                f"reopen the cycle with 'soekpi close {cycle} --reopen --reason TEXT'",
+                Location(shown),
+            )
+
+    def replace_scope(self) -> int:
+        """Delete the rows the file restates (see the module docstring); returns how many."""
+        source = self.source
+        before = self.run(f"SELECT count(*) FROM {self.table}")[0][0]
+        time_column, entity = source.time_column, source.entity_column
+        if time_column:
+            t = quote(time_column)
+            keys = [f"date_trunc('month', {t})::DATE AS m"]
+            match = [f"date_trunc('month', t.{t})::DATE = s.m"]
+            if entity:
+                keys.append(f"{quote(entity)} AS e")
+                match.append(f"t.{quote(entity)} = s.e")
+            where = f"{t} IS NOT NULL" + (f" AND {quote(entity)} IS NOT NULL" if entity else "")
+            self.run(
+                f"DELETE FROM {self.table} t USING (SELECT DISTINCT {', '.join(keys)} "
+                f"FROM {_VAL} WHERE {where}) s WHERE {' AND '.join(match)}"
+            )
+        elif source.primary_key:
+            key = source.primary_key
+            select = ", ".join(quote(k) for k in key)
+            not_null = " AND ".join(f"{quote(k)} IS NOT NULL" for k in key)
+            same = " AND ".join(f"t.{quote(k)} = s.{quote(k)}" for k in key)
+            self.run(
+                f"DELETE FROM {self.table} t USING (SELECT DISTINCT {select} FROM {_VAL} "
+                f"WHERE {not_null}) s WHERE {same}"
+            )
+        else:
+            self.run(f"DELETE FROM {self.table}")
+        after = self.run(f"SELECT count(*) FROM {self.table}")[0][0]
+        return int(before - after)
+
+    def key_checks(self) -> None:
+        """Duplicate keys in the file and against the table; references. Over the rows that
+        passed the value checks."""
+        checks: list[str] = []
+        keys: list[tuple[str, ...]] = []
+        if self.source.primary_key:
+            keys.append(tuple(self.source.primary_key))
+        keys.extend(
+            (c.name,)
+            for c in self.source.columns.values()
+            if c.unique and (c.name,) != tuple(self.source.primary_key)
+        )
+        for key in keys:
+            cols = ", ".join(quote(k) for k in key)
+            label = ", ".join(key)
+            what = "primary key" if key == tuple(self.source.primary_key) else "unique column"
+            text = "concat_ws(', ', " + ", ".join(f"c.{quote(k)}::VARCHAR" for k in key) + ")"
+            head = literal(f"{what} ({label}) = (")
+            checks.append(
+                f"SELECT {ROW}, {literal(label)}, 'duplicate in file', {head} || key_text || "
+                f"') appears on ' || n || ' rows of the file: ' || array_to_string("
+                f"list_slice(list_sort(rows), 1, {_SHOWN_ROWS}), ', ') || "
+                f"CASE WHEN n > {_SHOWN_ROWS} THEN ', …' ELSE '' END "
+                f"FROM (SELECT c.{ROW}, {text} AS key_text, count(*) OVER w AS n, "
+                f"list(c.{ROW}) OVER w AS rows FROM {_CLEAN} c WINDOW w AS (PARTITION BY {cols})"
+                ") WHERE n > 1"
+            )
+            match = " AND ".join(f"t.{quote(k)} = c.{quote(k)}" for k in key)
+            checks.append(
+                f"SELECT c.{ROW}, {literal(label)}, 'already in table', {head} || {text} || "
+                "') is already in the table; load with --mode replace to restate it' "
+                f"FROM {_CLEAN} c WHERE EXISTS (SELECT 1 FROM {self.table} t WHERE {match})"
+            )
+        for column in self.source.columns.values():
+            if column.references is None or column.name not in self.present:
+                continue
+            ref_source, ref_column = column.references
+            target = self.catalogue.sources.get(ref_source)
+            if target is None or target.is_view:
+                continue
+            name = quote(column.name)
+            missing = f"' is not in {ref_source}.{ref_column}"
+            exists = (
+                f"EXISTS (SELECT 1 FROM {quote(target.table_name)} p "
+                f"WHERE p.{quote(ref_column)} = c.{name})"
+            )
+            if target.id == self.source.id:  # self reference: the file's own rows count too
+                exists += (
+                    f" OR EXISTS (SELECT 1 FROM {_CLEAN} p WHERE p.{quote(ref_column)} = c.{name})"
+                )
+            checks.append(
+                f"SELECT c.{ROW}, {literal(column.name)}, 'unknown reference', "
+                f"{literal(column.name + ': ')} || '''' || c.{name}::VARCHAR || "
+                f"{literal(missing)} "
+                f"FROM {_CLEAN} c WHERE c.{name} IS NOT NULL AND NOT ({exists})"
+            )
+        if checks:
+            self.run(f"INSERT INTO {_ERR} " + " UNION ALL ".join(checks))
+
+    def write(self, load_id: int, shown: str) -> tuple[int, tuple[tuple[str, int], ...]]:
+        """Insert the good rows and the rejections; returns (rejected rows, by reason)."""
+        names = list(self.source.columns)
+        cols = ", ".join(quote(c) for c in names)
+        self.run(
+            f"INSERT INTO {self.table} ({cols}) SELECT {cols} FROM {_VAL} v "
+            f"WHERE NOT EXISTS (SELECT 1 FROM {_ERR} e WHERE e.{ROW} = v.{ROW}) ORDER BY {ROW}"
+        )
+        raw_json = (
+            "json_object(" + ", ".join(f"{literal(c)}, r.{quote(c)}" for c in self.present) + ")"
+        )
+        self.run(
+            "INSERT INTO _rejected SELECT ?, ?, ?, e.__row, e.column_name, e.reason, "
+            f"{raw_json}, now()::TIMESTAMP FROM {_ERR} e JOIN {_RAW} r USING ({ROW}) "
+            "ORDER BY e.__row, e.column_name, e.reason",
+            [load_id, self.source.id, shown],
+        )
+        rejected = self.run(f"SELECT count(DISTINCT {ROW}) FROM {_ERR}")[0][0]
+        by_reason = self.run(
+            f"SELECT column_name || ': ' || kind, count(DISTINCT {ROW}) FROM {_ERR} "
+            "GROUP BY ALL ORDER BY 1"
+        )
+        return int(rejected), tuple((str(k), int(n)) for k, n in by_reason)
+
+
+def _already_loaded(
+    con: duckdb.DuckDBPyConnection, source: Source, digest: str, shown: str
+) -> None:
+    rows = con.execute(
+        "SELECT load_id, file, loaded_at FROM _loads WHERE source = ? AND sha256 = ? "
+        "ORDER BY load_id LIMIT 1",
+        [source.id, digest],
+    ).fetchall()
+    if rows:
+        load_id, file, at = rows[0]
+        raise InputError(
+            f"this content was already loaded into '{source.id}' (load {load_id}, file {file}, "
+            f"{at:%Y-%m-%d %H:%M:%S}); nothing was loaded. Pass --mode replace to load it again",
+            Location(shown),
+        )
+
+
+def load_files(
+    ws: Workspace,
+    catalogue: Catalogue,
+    source_id: str,
+    files: list[Path],
+    mode: str = "append",
+    wait: float = 0,
+    progress: ProgressFn | None = None,
+) -> LoadSummary:
+    """Load extract files into a source's table (SPEC §4), all or nothing.
+
+    Each file is checked row by row against the source's contract; good rows are inserted
+    and bad rows recorded in ``_rejected``, and one ``_loads`` row per file records its
+    SHA-256 and counts — every file of the call in one transaction under the writer lock.
+    Raises :class:`UsageError` (unknown or view source, bad mode), :class:`InputError`
+    (unreadable file, bad header, content already loaded, a table that cannot take the
+    contract), :class:`ClosedCycleError` and :class:`WarehouseLocked`; then nothing is
+    written. ``mode="replace"`` restates data: see the module docstring.
+
+    Example::
+
+        summary = load_files(ws, catalogue, "financials", [Path("fin_2025q1.csv")])
+        summary.rows_rejected   # 0 when every row passed
+    """
+    from soekpi.warehouse.connection import current_user, open_warehouse
+
+    if mode not in MODES:
+        raise UsageError(f"--mode: '{mode}' is not one of {', '.join(MODES)}")
+    source = table_source(catalogue, source_id)
+    if not files:
+        raise UsageError("no files to load")
+    shown = [ws.shown(Path(f).absolute()) for f in files]
+    for path, name in zip(files, shown, strict=True):
+        if not Path(path).is_file():
+            raise InputError("no such file", Location(name))
+    step, total = 0, 3 * len(files)
+
+    def tick(label: str) -> None:
+        nonlocal step
+        step += 1
+        if progress is not None:
+            progress(step, total, label)
+
+    results: list[FileLoad] = []
+    created = not ws.warehouse_path.exists()
+    try:
+        with open_warehouse(ws, write=True, wait=wait, purpose="soekpi load") as con:
+            con.begin()
+            try:
+                ensure_schema(con, catalogue)
+                drift = table_drift(con, source)
+                if drift:
+                    raise InputError(
+                        "; ".join(p.message for p in drift[:-1])
+                        + "; nothing was loaded (run 'soekpi check' for every finding)"
+                    )
+                for path, name in zip(files, shown, strict=True):
+                    digest = file_sha256(Path(path))
+                    if mode == "append":
+                        _already_loaded(con, source, digest, name)
+                    raw = read_raw(con, Path(path), name, _RAW)
+                    tick(f"{name}: read {raw.rows} rows")
+                    _header_problems(source, raw.columns, name)
+                    loader = _FileLoader(con, catalogue, source, raw.columns)
+                    loader.build_values()
+                    loader.value_checks()
+                    loader.closed_cycles(name)
+                    replaced = loader.replace_scope() if mode == "replace" else 0
+                    loader.key_checks()
+                    tick(f"{name}: checked")
+                    load_id = int(
+                        con.execute("SELECT coalesce(max(load_id), 0) + 1 FROM _loads").fetchall()[
+                            0
+                        ][0]
+                    )
+                    rejected, by_reason = loader.write(load_id, name)
+                    con.execute(
+                        "INSERT INTO _loads VALUES (?, ?, ?, ?, ?, ?, ?, ?, now()::TIMESTAMP, ?)",
+                        [
+                            load_id,
+                            source.id,
+                            name,
+                            digest,
+                            mode,
+                            raw.rows,
+                            raw.rows - rejected,
+                            rejected,
+                            current_user(),
+                        ],
+                    )
+                    tick(f"{name}: written")
+                    results.append(
+                        FileLoad(
+                            file=name,
+                            sha256=digest,
+                            load_id=load_id,
+                            rows_read=raw.rows,
+                            rows_loaded=raw.rows - rejected,
+                            rows_rejected=rejected,
+                            rows_replaced=replaced,
+                            rejected_by_reason=by_reason,
+                        )
+                    )
+                for table in (_RAW, _VAL, _ERR, _CLEAN):
+                    con.execute(f"DROP TABLE IF EXISTS {table}")
+                con.commit()
+            except BaseException:
+                con.rollback()
+                raise
+    except BaseException:
+        if created:  # a failed first load leaves no empty warehouse behind
+            for leftover in (ws.warehouse_path, Path(f"{ws.warehouse_path}.wal")):
+                leftover.unlink(missing_ok=True)
+        raise
+    return LoadSummary(source=source.id, mode=mode, files=tuple(results))
