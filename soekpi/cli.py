@@ -234,6 +234,30 @@ def close(
         )
 
 
+@app.command("catalogue-docs")
+@_handled
+def catalogue_docs(
+    catalogue: Annotated[
+        Path, typer.Option("--catalogue", help="The catalogue folder (*.yaml, *.yml).")
+    ] = Path("metrics"),
+    out: Annotated[
+        Path | None, typer.Option("--out", "-o", help="Write the page here (default: stdout).")
+    ] = None,
+) -> None:
+    """Render the catalogue's reference page (Markdown): KPIs, sources, targets.
+
+    Example: soekpi catalogue-docs --catalogue metrics --out docs/catalogue.md
+    """
+    from soekpi.catalogue.reference import catalogue_reference
+
+    page = catalogue_reference(catalogue)
+    if out is None:
+        console.write(page)
+    else:
+        out.write_text(page, encoding="utf-8")
+        console.info(f"wrote {out}")
+
+
 def main() -> None:
     """Console-script entry point."""
     if os.environ.get("NO_COLOR") is not None:
