@@ -1,0 +1,167 @@
+"""``soekpi kpis``: the catalogue as a table, or one KPI in full with its resolved formula.
+
+The functions return rich renderables; ``cli.py`` prints them.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from soekpi.catalogue.model import Catalogue, Kpi, Measure
+from soekpi.catalogue.parse import did_you_mean, number_text
+from soekpi.errors import UsageError
+
+if TYPE_CHECKING:
+    from rich.table import Table
+
+_COMPARE_TEXT = {
+    "previous_cycle": "the previous cycle",
+    "same_cycle_last_year": "the same cycle last year",
+}
+
+
+def thresholds_text(kpi: Kpi) -> str:
+    """``green ≥ 500000, amber ≥ 400000`` (or ≤ for lower_is_better); '' without thresholds."""
+    if kpi.thresholds is None:
+        return ""
+    sign = "≥" if kpi.direction == "higher_is_better" else "≤"
+    green, amber = number_text(kpi.thresholds.green), number_text(kpi.thresholds.amber)
+    return f"green {sign} {green}, amber {sign} {amber}"
+
+
+def measure_text(measure: Measure) -> str:
+    """A measure in words: ``sum(amount) where account = 'revenue' over financials``."""
+    if measure.agg == "count_distinct":
+        head = f"count(distinct {measure.expr})"
+    else:
+        head = f"{measure.agg}({measure.expr})"
+    if measure.filter:
+        head += f" where {measure.filter}"
+    head += f" over {measure.source}"
+    if measure.time == "none":
+        head += " (all rows, whatever their time)"
+    elif measure.time:
+        head += f" (placed in time by {measure.time})"
+    return head
+
+
+def formula_text(catalogue: Catalogue, kpi_id: str) -> str:
+    """The KPI's formula with its measures written out, e.g.
+    ``revenue_per_employee = sum(amount) where account = 'revenue' over financials /
+    average(headcount) over workforce``."""
+    kpi = catalogue.kpis[kpi_id]
+
+    def measure(measure_id: str | None) -> str:
+        return measure_text(catalogue.measures[measure_id or ""])
+
+    if kpi.type == "simple":
+        body = measure(kpi.measure)
+    elif kpi.type == "ratio":
+        body = f"{measure(kpi.numerator)} / {measure(kpi.denominator)}"
+    elif kpi.type == "derived":
+        body = kpi.expr or ""
+    elif kpi.type == "growth":
+        body = (
+            f"growth of {kpi.of} against {_COMPARE_TEXT.get(kpi.compare or '', kpi.compare)}: "
+            "(v − v_prev) / |v_prev| × 100"
+        )
+    else:
+        parts = " + ".join(
+            f"{number_text(weight)} × score({component})"
+            for component, weight in (kpi.components or {}).items()
+        )
+        total = number_text(sum((kpi.components or {}).values()))
+        body = f"({parts}) / {total}, each score 0–100 against its green threshold"
+    if kpi.scale != 1 and kpi.type in ("simple", "ratio", "derived"):
+        body = f"({body}) × {number_text(kpi.scale)}"
+    if kpi.window != "cycle":
+        body += f", over the window {kpi.window}"
+    return f"{kpi.id} = {body}"
+
+
+def _find(catalogue: Catalogue, kpi_id: str) -> Kpi:
+    kpi = catalogue.kpis.get(kpi_id)
+    if kpi is None:
+        raise UsageError(
+            f"kpi '{kpi_id}' does not exist{did_you_mean(kpi_id, catalogue.kpis)}; "
+            "'soekpi kpis' lists them all"
+        )
+    return kpi
+
+
+def kpi_table(catalogue: Catalogue, language: str = "en") -> Table:
+    """Every KPI, one row each, sorted by category then id."""
+    from rich.table import Table
+
+    table = Table(title=f"{len(catalogue.kpis)} KPIs")
+    for header in ("id", "name", "category", "type", "unit", "direction", "thresholds", "window"):
+        table.add_column(header)
+    for kpi in sorted(catalogue.kpis.values(), key=lambda k: (k.category, k.id)):
+        table.add_row(
+            kpi.id,
+            kpi.label(language),
+            kpi.category,
+            kpi.type,
+            kpi.unit,
+            "higher" if kpi.direction == "higher_is_better" else "lower",
+            thresholds_text(kpi),
+            kpi.window,
+        )
+    return table
+
+
+def kpi_detail(catalogue: Catalogue, kpi_id: str, language: str = "en") -> Table:
+    """One KPI in full: names, formula with its measures, thresholds, targets, inputs and the
+    place it is defined at. An unknown id raises UsageError with a did-you-mean."""
+    from rich.table import Table
+
+    kpi = _find(catalogue, kpi_id)
+    table = Table(title=f"{kpi.id}: {kpi.label(language)}", show_header=False)
+    table.add_column("field", style="bold")
+    table.add_column("value")
+    rows: list[tuple[str, str]] = [("id", kpi.id)]
+    rows.extend((f"name ({lang})", name) for lang, name in sorted(kpi.name.items()))
+    rows += [
+        ("description", kpi.description),
+        ("category", kpi.category),
+        ("type", kpi.type),
+        ("formula", formula_text(catalogue, kpi.id)),
+    ]
+    for measure_id in kpi.measure_inputs:
+        rows.append(("measure", f"{measure_id} = {measure_text(catalogue.measures[measure_id])}"))
+    for input_id in kpi.kpi_inputs:
+        rows.append(("input", f"{input_id}: {catalogue.kpis[input_id].label(language)}"))
+    rows += [
+        ("unit", kpi.unit),
+        ("decimals", str(kpi.decimals)),
+        ("scale", number_text(kpi.scale)),
+        ("window", kpi.window),
+        ("direction", kpi.direction),
+        ("thresholds", thresholds_text(kpi) or "none (status 'untracked')"),
+    ]
+    targets = sorted(
+        (t for t in catalogue.targets if t.kpi == kpi.id),
+        key=lambda t: (t.fiscal_year or 0, t.entity or ""),
+    )
+    for target in targets:
+        scope = " ".join(
+            part
+            for part in (
+                f"FY{target.fiscal_year}" if target.fiscal_year else "",
+                f"entity {target.entity}" if target.entity else "",
+            )
+            if part
+        )
+        rows.append(
+            (
+                "target",
+                f"{scope or 'all'}: green {number_text(target.green)}, "
+                f"amber {number_text(target.amber)}",
+            )
+        )
+    rows.append(("sources", ", ".join(sorted(catalogue.sources_of(kpi.id)))))
+    if kpi.location is not None:
+        rows.append(("defined at", str(kpi.location)))
+    for field, value in rows:
+        table.add_row(field, value)
+    return table
