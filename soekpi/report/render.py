@@ -1,0 +1,607 @@
+"""Turn a computed cycle into report text: HTML and Markdown strings, never files.
+
+:func:`build_context` shapes the engine result into plain view objects (every number
+already formatted, every label already translated); the Jinja templates (workspace
+``templates:`` folder first, then the built-in ``reports/`` folder) lay them out.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from functools import cache
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol
+
+from soekpi.errors import InputError, Location, UsageError
+from soekpi.report import charts
+from soekpi.report.format import NULL, change, md_escape, number, with_unit
+
+if TYPE_CHECKING:
+    from jinja2 import Environment
+
+    from soekpi.calendar import Cycle, FiscalSettings
+    from soekpi.catalogue.model import Catalogue, Kpi
+    from soekpi.warehouse.queries import ProjectRisks, RejectedCount
+
+I18N_DIR = Path(__file__).parent / "i18n"
+TREND_CYCLES = 8
+_SPARK = "▁▂▃▄▅▆▇█"
+_RISK_ORDER = {"red": 0, "amber": 1}
+
+
+class ResultLike(Protocol):
+    """The engine's ``KpiResult`` as the report reads it (docs/architecture.md)."""
+
+    @property
+    def cycles(self) -> Sequence[Cycle]: ...
+    @property
+    def values(self) -> Any: ...
+    @property
+    def missing(self) -> Any: ...
+    @property
+    def components(self) -> Any: ...
+    @property
+    def hierarchy(self) -> Any: ...
+
+
+@dataclass(frozen=True)
+class ReportData:
+    """Everything a report shows, before formatting."""
+
+    catalogue: Catalogue
+    result: ResultLike  # values for the cycle and up to seven cycles before it
+    cycle: Cycle
+    fiscal: FiscalSettings
+    language: str
+    generated_at: str  # ISO 8601 UTC
+    version: str
+    sources: Mapping[str, tuple[int, str]]  # source id → (rows, sha256)
+    kpi_hashes: Mapping[str, str]  # kpi id → sha256 of its resolved definition
+    rejected: Sequence[RejectedCount] = ()
+    projects: ProjectRisks | None = None
+    root_entity: str | None = None  # the workspace's root_entity setting
+
+
+# ---------------------------------------------------------------------------- messages
+
+
+@cache
+def load_messages(language: str) -> dict[str, str]:
+    """The report labels of ``language`` (``soekpi/report/i18n/<language>.yaml``)."""
+    from soekpi.catalogue.yamlio import read_yaml
+
+    path = I18N_DIR / f"{language}.yaml"
+    if not path.is_file():
+        known = sorted(p.stem for p in I18N_DIR.glob("*.yaml"))
+        raise UsageError(f"--lang: '{language}' is not one of {', '.join(known)}")
+    data = read_yaml(path, str(path))
+    if not isinstance(data, dict) or not all(isinstance(v, str) for v in data.values()):
+        raise InputError("a message catalogue must map keys to strings", Location(str(path)))
+    return {str(k): str(v) for k, v in data.items()}
+
+
+# ------------------------------------------------------------------------- view objects
+
+
+@dataclass(frozen=True)
+class Entity:
+    """An entity as shown: id, display name and depth in the hierarchy."""
+
+    id: str
+    name: str
+    depth: int
+
+
+@dataclass(frozen=True)
+class StatusCount:
+    status: str
+    label: str
+    count: int
+
+
+@dataclass(frozen=True)
+class ComponentRow:
+    name: str
+    weight: str
+    value: str
+    green: str
+    score: str
+    contribution: str
+
+
+@dataclass(frozen=True)
+class CompositeView:
+    id: str
+    name: str
+    value: str
+    status: str
+    status_label: str
+    components: list[ComponentRow]
+
+
+@dataclass(frozen=True)
+class KpiRow:
+    id: str
+    name: str
+    category: str
+    value: str
+    target: str
+    status: str
+    status_label: str
+    change: str
+    spark: str  # text sparkline for Markdown
+    chart: str  # inline SVG
+
+
+@dataclass(frozen=True)
+class RootView:
+    entity: Entity
+    counts: list[StatusCount]
+    total: int
+    status_bar: str
+    composites: list[CompositeView]
+    kpis: list[KpiRow]
+
+
+@dataclass(frozen=True)
+class GridRow:
+    entity: Entity
+    statuses: list[StatusCount]  # one per KPI column (count unused)
+
+
+@dataclass(frozen=True)
+class RiskRow:
+    entity: str
+    kpi: str
+    value: str
+    target: str
+    status: str
+    status_label: str
+
+
+@dataclass(frozen=True)
+class ProjectRow:
+    id: str
+    name: str
+    entity: str
+    budget: str
+    actual_cost: str
+    variance: str
+    cpi: str
+    spi: str
+
+
+@dataclass(frozen=True)
+class MissingRow:
+    source: str
+    entity: str
+    months: str
+
+
+@dataclass(frozen=True)
+class HashRow:
+    id: str
+    name: str
+    rows: str
+    sha256: str
+
+
+@dataclass(frozen=True)
+class Context:
+    """What the templates see (besides ``t``, the labels)."""
+
+    lang: str
+    cycle: str
+    start: str
+    end: str
+    generated_at: str
+    version: str
+    fiscal_start_month: int
+    fiscal_label: str
+    roots: list[RootView]
+    grid_kpis: list[tuple[str, str]]
+    grid: list[GridRow]
+    grid_chart: str
+    risk_kpis: list[RiskRow]
+    projects_available: bool
+    over_budget: list[ProjectRow]
+    behind_schedule: list[ProjectRow]
+    rejected: list[tuple[str, str, str, str]]
+    missing: list[MissingRow]
+    kpi_hashes: list[HashRow]
+    source_hashes: list[HashRow]
+    legend: list[StatusCount] = field(default_factory=list)
+    colours: dict[str, str] = field(default_factory=dict)
+
+
+# ------------------------------------------------------------------------------ helpers
+
+
+def entity_order(hierarchy: Sequence[Mapping[str, Any]], root_entity: str | None) -> list[str]:
+    """Entity ids depth first from the root(s), children in id order. The roots are
+    ``root_entity`` when set, else the entities without a parent."""
+    ids = {str(r["entity_id"]) for r in hierarchy}
+    children: dict[str | None, list[str]] = {}
+    for r in hierarchy:
+        parent = r.get("parent_id")
+        key = None if parent is None or str(parent) not in ids else str(parent)
+        children.setdefault(key, []).append(str(r["entity_id"]))
+    if root_entity is not None:
+        if root_entity not in ids:
+            raise UsageError(
+                f"soekpi.yaml: root_entity '{root_entity}' is not an entity of the hierarchy"
+            )
+        roots = [root_entity]
+    else:
+        roots = sorted(children.get(None, []))
+    order: list[str] = []
+    stack = list(reversed(roots))
+    while stack:
+        node = stack.pop()
+        if node in order:
+            continue
+        order.append(node)
+        stack.extend(reversed(sorted(children.get(node, []))))
+    return order
+
+
+def root_entities(hierarchy: Sequence[Mapping[str, Any]], root_entity: str | None) -> list[str]:
+    """The entities shown first: ``root_entity`` or every entity without a parent."""
+    if root_entity is not None:
+        entity_order(hierarchy, root_entity)  # validates it
+        return [root_entity]
+    ids = {str(r["entity_id"]) for r in hierarchy}
+    return sorted(
+        str(r["entity_id"])
+        for r in hierarchy
+        if r.get("parent_id") is None or str(r["parent_id"]) not in ids
+    )
+
+
+def _rows(frame: Any) -> list[dict[str, Any]]:
+    if frame is None:
+        return []
+    if isinstance(frame, list):
+        return frame
+    return list(frame.to_dicts())
+
+
+def _spark(values: Sequence[float | None]) -> str:
+    present = [v for v in values if v is not None]
+    if not present:
+        return NULL
+    lo, hi = min(present), max(present)
+    out = []
+    for v in values:
+        if v is None:
+            out.append("·")
+        elif hi == lo:
+            out.append(_SPARK[3])
+        else:
+            out.append(_SPARK[round((v - lo) / (hi - lo) * (len(_SPARK) - 1))])
+    return "".join(out)
+
+
+class _Formatter:
+    """Formats the numbers of one report in its language."""
+
+    def __init__(self, catalogue: Catalogue, t: Mapping[str, str]) -> None:
+        self.catalogue = catalogue
+        self.t = t
+
+    def kpi(self, kpi_id: str) -> Kpi | None:
+        return self.catalogue.kpis.get(kpi_id)
+
+    def value(self, kpi_id: str, value: float | None) -> str:
+        kpi = self.kpi(kpi_id)
+        return with_unit(value, kpi.decimals, kpi.unit) if kpi else number(value)
+
+    def target(self, kpi_id: str, green: float | None, amber: float | None) -> str:
+        if green is None:
+            return NULL
+        kpi = self.kpi(kpi_id)
+        sign = "≤" if kpi is not None and kpi.direction == "lower_is_better" else "≥"
+        text = f"{sign} {self.value(kpi_id, green)}"
+        if amber is not None:
+            text += f" ({self.t['status_amber']} {sign} {self.value(kpi_id, amber)})"
+        return text
+
+    def change(self, kpi_id: str, value: float | None, previous: float | None) -> str:
+        kpi = self.kpi(kpi_id)
+        if kpi is None:
+            return change(value, previous, 2, "", self.t["points"])
+        return change(value, previous, kpi.decimals, kpi.unit, self.t["points"])
+
+    def status(self, status: str) -> str:
+        return self.t.get(f"status_{status}", status)
+
+
+# -------------------------------------------------------------------------------- build
+
+
+def build_context(data: ReportData) -> Context:
+    """Shape ``data`` into the view objects the templates lay out."""
+    from markupsafe import Markup
+
+    t = load_messages(data.language)
+    fmt = _Formatter(data.catalogue, t)
+    zh = data.language == "zh-CN"
+    hierarchy = _rows(data.result.hierarchy)
+    entities: dict[str, Entity] = {}
+    depth_of = {str(r["entity_id"]): int(r.get("depth") or 0) for r in hierarchy}
+    order = entity_order(hierarchy, data.root_entity)
+    top_depth = min((depth_of.get(e, 0) for e in order), default=0)
+    for r in hierarchy:
+        eid = str(r["entity_id"])
+        name = (r.get("name_zh") if zh else None) or r.get("name") or eid
+        entities[eid] = Entity(eid, str(name), depth_of.get(eid, 0) - top_depth)
+    roots = root_entities(hierarchy, data.root_entity)
+
+    cycle_name = data.cycle.name
+    kpi_ids = [k for k in data.catalogue.kpis]
+    trail = [c.name for c in data.cycle.trailing(TREND_CYCLES)]
+    asked = {c.name for c in data.result.cycles}
+    trail = [c for c in trail if c in asked or c == cycle_name]
+    values: dict[tuple[str, str, str], dict[str, Any]] = {}
+    for row in _rows(data.result.values):
+        values[(str(row["entity"]), str(row["kpi"]), str(row["cycle"]))] = row
+
+    def cell(entity: str, kpi_id: str, cycle: str = cycle_name) -> dict[str, Any]:
+        return values.get((entity, kpi_id, cycle)) or {
+            "value": None,
+            "status": "no_data",
+            "green": None,
+            "amber": None,
+        }
+
+    components = _rows(data.result.components)
+
+    root_views: list[RootView] = []
+    for root in roots:
+        kpi_rows: list[KpiRow] = []
+        for kpi_id in kpi_ids:
+            kpi = data.catalogue.kpis[kpi_id]
+            now = cell(root, kpi_id)
+            series = [cell(root, kpi_id, c)["value"] for c in trail]
+            previous = cell(root, kpi_id, data.cycle.previous().name)["value"]
+            points = [
+                charts.TrendPoint(c, v, fmt.value(kpi_id, v))
+                for c, v in zip(trail, series, strict=True)
+            ]
+            label = kpi.label(data.language)
+            chart = charts.trend(
+                points, now["green"], now["amber"], kpi.direction, f"{label}: {t['trend']}"
+            )
+            kpi_rows.append(
+                KpiRow(
+                    id=kpi_id,
+                    name=label,
+                    category=kpi.category,
+                    value=fmt.value(kpi_id, now["value"]),
+                    target=fmt.target(kpi_id, now["green"], now["amber"]),
+                    status=now["status"],
+                    status_label=fmt.status(now["status"]),
+                    change=fmt.change(kpi_id, now["value"], previous),
+                    spark=_spark(series),
+                    chart=Markup(chart),
+                )
+            )
+        counts = [
+            StatusCount(s, fmt.status(s), sum(1 for r in kpi_rows if r.status == s))
+            for s in charts.STATUSES
+        ]
+        bar = charts.status_bar(
+            [charts.BarSegment(c.status, c.count, c.label) for c in counts],
+            f"{t['status_counts']}: {entities[root].name}",
+        )
+        composites: list[CompositeView] = []
+        for kpi_id in kpi_ids:
+            kpi = data.catalogue.kpis[kpi_id]
+            if kpi.type != "composite":
+                continue
+            now = cell(root, kpi_id)
+            parts = sorted(
+                (
+                    c
+                    for c in components
+                    if c["kpi"] == kpi_id and str(c["entity"]) == root and c["cycle"] == cycle_name
+                ),
+                key=lambda c: str(c["component"]),
+            )
+            composites.append(
+                CompositeView(
+                    id=kpi_id,
+                    name=kpi.label(data.language),
+                    value=fmt.value(kpi_id, now["value"]),
+                    status=now["status"],
+                    status_label=fmt.status(now["status"]),
+                    components=[
+                        ComponentRow(
+                            name=_kpi_label(data.catalogue, str(c["component"]), data.language),
+                            weight=number(c.get("weight"), 2),
+                            value=fmt.value(str(c["component"]), c.get("value")),
+                            green=fmt.value(str(c["component"]), c.get("green")),
+                            score=number(c.get("score"), 1),
+                            contribution=number(c.get("contribution"), 1),
+                        )
+                        for c in parts
+                    ],
+                )
+            )
+        root_views.append(
+            RootView(entities[root], counts, len(kpi_rows), Markup(bar), composites, kpi_rows)
+        )
+
+    grid_rows: list[GridRow] = []
+    risks: list[tuple[int, int, int, RiskRow]] = []
+    for e_index, eid in enumerate(order):
+        statuses = []
+        for k_index, kpi_id in enumerate(kpi_ids):
+            now = cell(eid, kpi_id)
+            status = str(now["status"])
+            statuses.append(StatusCount(status, fmt.status(status), 0))
+            if status in _RISK_ORDER:
+                risks.append(
+                    (
+                        _RISK_ORDER[status],
+                        e_index,
+                        k_index,
+                        RiskRow(
+                            entity=entities[eid].name,
+                            kpi=data.catalogue.kpis[kpi_id].label(data.language),
+                            value=fmt.value(kpi_id, now["value"]),
+                            target=fmt.target(kpi_id, now["green"], now["amber"]),
+                            status=status,
+                            status_label=fmt.status(status),
+                        ),
+                    )
+                )
+        grid_rows.append(GridRow(entities[eid], statuses))
+    grid_kpis = [(k, data.catalogue.kpis[k].label(data.language)) for k in kpi_ids]
+    grid_chart = charts.heatmap(
+        [(r.entity.name, r.entity.depth) for r in grid_rows],
+        [name for _, name in grid_kpis],
+        [
+            [
+                charts.GridCell(
+                    s.status,
+                    f"{r.entity.name} · {grid_kpis[j][1]}: {s.label} "
+                    f"({fmt.value(grid_kpis[j][0], cell(r.entity.id, grid_kpis[j][0])['value'])})",
+                )
+                for j, s in enumerate(r.statuses)
+            ]
+            for r in grid_rows
+        ],
+        t["section_grid"],
+    )
+
+    def project_rows(rows: Sequence[Any], variance: str) -> list[ProjectRow]:
+        return [
+            ProjectRow(
+                id=p.project_id,
+                name=p.name,
+                entity=entities[p.entity_id].name if p.entity_id in entities else p.entity_id,
+                budget=number(p.budget, 0),
+                actual_cost=number(p.actual_cost, 0),
+                variance=number(getattr(p, variance), 0),
+                cpi=number(p.cpi, 2),
+                spi=number(p.spi, 2),
+            )
+            for p in rows
+        ]
+
+    in_scope = set(order)
+    missing: dict[tuple[str, str], list[str]] = {}
+    for m in _rows(data.result.missing):
+        if str(m["cycle"]) != cycle_name or str(m["entity"]) not in in_scope:
+            continue
+        month = m["month"]
+        text = month.isoformat()[:7] if hasattr(month, "isoformat") else str(month)[:7]
+        missing.setdefault((str(m["source"]), str(m["entity"])), []).append(text)
+    position = {eid: i for i, eid in enumerate(order)}
+
+    return Context(
+        lang=data.language,
+        cycle=cycle_name,
+        start=data.cycle.start(data.fiscal).isoformat(),
+        end=data.cycle.end(data.fiscal).isoformat(),
+        generated_at=data.generated_at,
+        version=data.version,
+        fiscal_start_month=data.fiscal.start_month,
+        fiscal_label=t[f"fiscal_label_{data.fiscal.label}"],
+        roots=root_views,
+        grid_kpis=grid_kpis,
+        grid=grid_rows,
+        grid_chart=Markup(grid_chart),
+        risk_kpis=[r for *_, r in sorted(risks, key=lambda x: x[:3])],
+        projects_available=data.projects is not None,
+        over_budget=project_rows(data.projects.over_budget, "cost_variance")
+        if data.projects
+        else [],
+        behind_schedule=project_rows(data.projects.behind_schedule, "schedule_variance")
+        if data.projects
+        else [],
+        rejected=[(r.source, r.file, number(r.rows, 0), r.example_reason) for r in data.rejected],
+        missing=[
+            MissingRow(
+                source,
+                entities[eid].name if eid in entities else eid,
+                ", ".join(sorted(set(months))),
+            )
+            for (source, eid), months in sorted(
+                missing.items(), key=lambda kv: (kv[0][0], position.get(kv[0][1], 0), kv[0][1])
+            )
+        ],
+        kpi_hashes=[
+            HashRow(k, _kpi_label(data.catalogue, k, data.language), "", data.kpi_hashes[k])
+            for k in sorted(data.kpi_hashes)
+        ],
+        source_hashes=[
+            HashRow(s, s, number(rows, 0), sha) for s, (rows, sha) in sorted(data.sources.items())
+        ],
+        legend=[StatusCount(s, fmt.status(s), 0) for s in charts.STATUSES],
+        colours=dict(charts.STATUS_COLOURS),
+    )
+
+
+def _kpi_label(catalogue: Catalogue, kpi_id: str, language: str) -> str:
+    kpi = catalogue.kpis.get(kpi_id)
+    return kpi.label(language) if kpi else kpi_id
+
+
+# ------------------------------------------------------------------------------- render
+
+
+def _environment(templates: Path | None, markdown: bool) -> Environment:
+    from jinja2 import Environment, FileSystemLoader, StrictUndefined
+    from markupsafe import Markup
+
+    search = [str(templates)] if templates is not None else []
+    search.append(str(builtin_templates()))
+
+    def md_finalize(value: Any) -> Any:
+        return value if isinstance(value, Markup) else md_escape(value)
+
+    return Environment(
+        loader=FileSystemLoader(search),
+        autoescape=not markdown,
+        undefined=StrictUndefined,
+        finalize=md_finalize if markdown else None,
+        keep_trailing_newline=True,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+
+
+def builtin_templates() -> Path:
+    """The built-in ``reports/`` folder of templates (beside the package)."""
+    import soekpi
+
+    return Path(soekpi.__file__).resolve().parent.parent / "reports"
+
+
+def _render(template: str, context: Context, templates: Path | None, markdown: bool) -> str:
+    from jinja2 import TemplateError, TemplateNotFound
+
+    env = _environment(templates, markdown)
+    try:
+        return env.get_template(template).render(ctx=context, t=load_messages(context.lang))
+    except TemplateNotFound as exc:
+        where = templates if templates is not None else "the built-in reports folder"
+        raise InputError(f"template '{exc.name}' not found in {where}") from None
+    except TemplateError as exc:
+        where = getattr(exc, "filename", None) or template
+        line = getattr(exc, "lineno", None)
+        raise InputError(f"template error: {exc.message or exc}", Location(where, line)) from None
+
+
+def render_html(context: Context, templates: Path | None = None) -> str:
+    """``report.html``: one self-contained page (inline CSS and SVG, no script, no fetch).
+    ``templates`` is the workspace folder whose files override the built-in ones."""
+    return _render("report.html.j2", context, templates, markdown=False)
+
+
+def render_markdown(context: Context, templates: Path | None = None) -> str:
+    """``report.md``: the same content as Markdown tables, user text escaped."""
+    return _render("report.md.j2", context, templates, markdown=True)
