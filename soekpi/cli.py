@@ -135,7 +135,8 @@ def init(
     """
     from soekpi.init import init_workspace
 
-    ws = init_workspace(directory, demo=demo, seed=seed, scale=scale)
+    with console.progress("building the demo group") as bar:
+        ws = init_workspace(directory, demo=demo, seed=seed, scale=scale, progress=bar)
     console.info(f"workspace ready: {ws.root}")
 
 
