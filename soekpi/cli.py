@@ -259,6 +259,51 @@ def catalogue_docs(
         console.info(f"wrote {out}")
 
 
+@app.command()
+@_handled
+def report(
+    cycle: CycleOpt,
+    out: Annotated[
+        Path | None, typer.Option("--out", "-o", help="Write the run under this folder "
+                                  "(default: the workspace 'output').")
+    ] = None,
+    formats: Annotated[
+        str, typer.Option("--format", "-f", help="Report files to write: html, md or html,md.")
+    ] = "html,md",
+    lang: Annotated[
+        str | None, typer.Option("--lang", help="en or zh-CN (default: the workspace 'language').")
+    ] = None,
+    fail_on: Annotated[
+        str | None, typer.Option("--fail-on", help="Exit 1 when a KPI of the root entity is red "
+                                 "(red) or red or amber (amber), after the run is written.")
+    ] = None,
+    force: Annotated[
+        bool, typer.Option("--force", help="Replace an existing run (kept as <cycle>.prev).")
+    ] = False,
+) -> None:
+    """Write one report run: <output>/<cycle>/ with report.html, report.md, kpis.csv,
+    kpis.json and manifest.json, published atomically. Prints the run folder.
+
+    Example: soekpi report --cycle previous --fail-on red
+    """
+    from soekpi.catalogue import load_catalogue
+    from soekpi.report.run import FAIL_ON, write_report
+    from soekpi.workspace import LANGUAGES
+
+    if lang is not None:
+        _choice(lang, LANGUAGES, "--lang")
+    if fail_on is not None:
+        _choice(fail_on, FAIL_ON, "--fail-on")
+    ws = _workspace()
+    run = write_report(ws, load_catalogue(ws), cycle, out=out, formats=formats.split(","),
+                       lang=lang, force=force)
+    console.write(str(run.path))
+    if run.fails(fail_on):
+        console.info(f"--fail-on {fail_on}: a KPI of the root entity is {fail_on}"
+                     + (" or red" if fail_on == "amber" else ""))
+        raise typer.Exit(int(ExitCode.FINDINGS))
+
+
 def main() -> None:
     """Console-script entry point."""
     if os.environ.get("NO_COLOR") is not None:

@@ -575,10 +575,10 @@ def _environment(templates: Path | None, markdown: bool) -> Environment:
 
 
 def builtin_templates() -> Path:
-    """The built-in ``reports/`` folder of templates (beside the package)."""
-    import soekpi
+    """The built-in ``reports/`` folder of templates (see soekpi/resources.py)."""
+    from soekpi.resources import templates_dir
 
-    return Path(soekpi.__file__).resolve().parent.parent / "reports"
+    return templates_dir()
 
 
 def _render(template: str, context: Context, templates: Path | None, markdown: bool) -> str:
@@ -591,9 +591,22 @@ def _render(template: str, context: Context, templates: Path | None, markdown: b
         where = templates if templates is not None else "the built-in reports folder"
         raise InputError(f"template '{exc.name}' not found in {where}") from None
     except TemplateError as exc:
-        where = getattr(exc, "filename", None) or template
-        line = getattr(exc, "lineno", None)
+        where, line = _template_position(exc, template)
         raise InputError(f"template error: {exc.message or exc}", Location(where, line)) from None
+
+
+def _template_position(exc: Exception, template: str) -> tuple[str, int | None]:
+    """Where in which template a Jinja error happened (Jinja maps its frames to them)."""
+    filename = getattr(exc, "filename", None)
+    if filename:
+        return str(filename), getattr(exc, "lineno", None)
+    found: tuple[str, int | None] = (template, None)
+    tb = exc.__traceback__
+    while tb is not None:
+        if tb.tb_frame.f_code.co_filename.endswith(".j2"):
+            found = (tb.tb_frame.f_code.co_filename, tb.tb_lineno)
+        tb = tb.tb_next
+    return found
 
 
 def render_html(context: Context, templates: Path | None = None) -> str:

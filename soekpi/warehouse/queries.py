@@ -117,7 +117,8 @@ def project_risks(
             where {period} <= ?
             group by project_id
         )
-        select p.project_id::varchar, p.name::varchar, p.entity_id::varchar,
+        select p.project_id::varchar as project_id, p.name::varchar as name,
+               p.entity_id::varchar as entity_id,
                {budget}::double as budget, pv, ev, ac,
                ev - ac as cv, ev - pv as sv,
                case when ac = 0 then null else ev / ac end as cpi,

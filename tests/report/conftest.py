@@ -207,3 +207,22 @@ def hand_data(language: str = "en", **overrides: Any) -> Any:
 @pytest.fixture
 def report_data() -> Any:
     return hand_data()
+
+
+SNAPSHOTS = __import__("pathlib").Path(__file__).parent / "snapshots"
+
+
+def assert_snapshot(name: str, text: str) -> None:
+    """Compare ``text`` with ``snapshots/<name>``; SOEKPI_UPDATE_SNAPSHOTS=1 rewrites it."""
+    import os
+
+    path = SNAPSHOTS / name
+    if os.environ.get("SOEKPI_UPDATE_SNAPSHOTS") == "1":
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+        return
+    assert path.is_file(), f"no snapshot {path}; run with SOEKPI_UPDATE_SNAPSHOTS=1 to create it"
+    assert text == path.read_text(encoding="utf-8"), (
+        f"{name} differs from its snapshot; if the change is meant, rerun with "
+        "SOEKPI_UPDATE_SNAPSHOTS=1 and review the diff"
+    )

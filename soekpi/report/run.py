@@ -1,0 +1,338 @@
+"""A report run: compute a cycle, render it, and publish the run folder atomically.
+
+``<output>/<cycle>/`` holds ``report.html``, ``report.md``, ``kpis.csv``, ``kpis.json`` and
+``manifest.json`` (docs/architecture.md, "The run folder"). Everything is written into
+``<output>/.<cycle>.tmp-<pid>`` first, fsynced, then renamed into place, so a failed or
+killed run never leaves a half-written run folder and never touches the previous one.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import errno
+import hashlib
+import json
+import os
+import re
+import shutil
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from soekpi.errors import UsageError
+
+if TYPE_CHECKING:
+    from soekpi.calendar import Cycle
+    from soekpi.catalogue.model import Catalogue
+    from soekpi.report.render import ReportData
+    from soekpi.workspace import Workspace
+
+FORMATS = ("html", "md")
+FAIL_ON = ("red", "amber")
+MANIFEST = "manifest.json"
+_STALE = re.compile(r"^\.(?P<cycle>.+)\.tmp-(?P<pid>\d+)$")
+_RENAME_EXCHANGE = 2
+_AT_FDCWD = -100
+
+
+@dataclass(frozen=True)
+class RunResult:
+    """A published run: where it is, its cycle, and the statuses of the root entity."""
+
+    path: Path
+    cycle: Cycle
+    root_statuses: dict[str, str]  # "<entity>/<kpi>" → status, for the root entity(ies)
+
+    def fails(self, fail_on: str | None) -> bool:
+        """Whether ``--fail-on red|amber`` is hit: a root KPI red (or, for amber, amber)."""
+        if fail_on is None:
+            return False
+        hits = {"red"} if fail_on == "red" else {"red", "amber"}
+        return any(status in hits for status in self.root_statuses.values())
+
+
+def generation_epoch() -> int:
+    """The generation time: ``$SOURCE_DATE_EPOCH`` when set, else now (UTC seconds)."""
+    text = os.environ.get("SOURCE_DATE_EPOCH", "").strip()
+    if not text:
+        return int(time.time())
+    try:
+        return int(text)
+    except ValueError:
+        raise UsageError(
+            f"SOURCE_DATE_EPOCH={text!r} is not a number of seconds since 1970-01-01"
+        ) from None
+
+
+def sha256_bytes(data: bytes) -> str:
+    """Hex SHA-256 of ``data``."""
+    return hashlib.sha256(data).hexdigest()
+
+
+def manifest_text(manifest: dict[str, Any]) -> str:
+    """The manifest as written: sorted keys, 2-space indent, trailing newline."""
+    return json.dumps(manifest, sort_keys=True, indent=2, ensure_ascii=False, default=str) + "\n"
+
+
+def _check_formats(formats: Sequence[str]) -> list[str]:
+    chosen: list[str] = []
+    for f in formats:
+        f = f.strip()
+        if f not in FORMATS:
+            raise UsageError(f"--format: '{f}' is not one of {', '.join(FORMATS)}")
+        if f not in chosen:
+            chosen.append(f)
+    if not chosen:
+        raise UsageError(f"--format: name at least one of {', '.join(FORMATS)}")
+    return chosen
+
+
+def _exists_message(shown: str, name: str) -> str:
+    return (
+        f"{shown} already exists; pass --force to replace it (the old run is kept as {name}.prev)"
+    )
+
+
+def write_report(
+    ws: Workspace,
+    catalogue: Catalogue,
+    cycle: str | Cycle,
+    out: Path | None = None,
+    formats: Sequence[str] = FORMATS,
+    lang: str | None = None,
+    force: bool = False,
+) -> RunResult:
+    """Compute ``cycle`` and publish its run folder under ``out`` (default: the workspace
+    ``output``). Refuses to replace an existing run unless ``force`` (the old one is then
+    kept as ``<cycle>.prev``)."""
+    from soekpi import __version__
+    from soekpi.engine import compute, resolve
+    from soekpi.report.format import timestamp
+    from soekpi.report.render import TREND_CYCLES, ReportData, load_messages, root_entities
+
+    chosen = _check_formats(formats)
+    language = lang or ws.language
+    load_messages(language)  # an unknown language fails before anything is computed
+    out_dir = (out if out is not None else ws.output).expanduser().absolute()
+    resolved = resolve(ws, catalogue, cycle) if isinstance(cycle, str) else cycle
+    target = out_dir / resolved.name
+    if target.exists() and not force:
+        raise UsageError(_exists_message(ws.shown(target), resolved.name))
+    generated_at = timestamp(generation_epoch())
+
+    result = compute(ws, catalogue, resolved.trailing(TREND_CYCLES))
+    sources, rejected, projects = _warehouse_facts(ws, catalogue, resolved)
+    data = ReportData(
+        catalogue=catalogue,
+        result=result,
+        cycle=resolved,
+        fiscal=ws.fiscal,
+        language=language,
+        generated_at=generated_at,
+        version=__version__,
+        sources=sources,
+        kpi_hashes={k: catalogue.kpi_hash(k) for k in sorted(catalogue.kpis)},
+        rejected=rejected,
+        projects=projects,
+        root_entity=ws.root_entity,
+    )
+    records = _cycle_records(result, resolved)
+    roots = set(root_entities(data.result.hierarchy.to_dicts(), ws.root_entity))
+    root_statuses = {
+        f"{r['entity']}/{r['kpi']}": str(r["status"]) for r in records if r["entity"] in roots
+    }
+    manifest: dict[str, Any] = {
+        "soekpi_version": __version__,
+        "cycle": resolved.name,
+        "cycle_start": resolved.start(ws.fiscal).isoformat(),
+        "cycle_end": resolved.end(ws.fiscal).isoformat(),
+        "fiscal_year": {"start_month": ws.fiscal.start_month, "label": ws.fiscal.label},
+        "language": language,
+        "generated_at": generated_at,
+        "kpis": {
+            k: {"sha256": data.kpi_hashes[k], "definition": catalogue.resolved_definition(k)}
+            for k in sorted(catalogue.kpis)
+        },
+        "sources": {s: {"rows": rows, "sha256": sha} for s, (rows, sha) in sources.items()},
+    }
+    files = _producers(data, records, chosen, ws.templates)
+    path = publish_run(out_dir, resolved.name, files, manifest, force, ws.shown)
+    return RunResult(path=path, cycle=resolved, root_statuses=root_statuses)
+
+
+def _cycle_records(result: Any, cycle: Cycle) -> list[dict[str, Any]]:
+    """The ``compute --format json`` rows of ``cycle`` alone (the trend cycles left out)."""
+    import polars as pl
+
+    from soekpi.engine import to_records
+
+    only = replace(
+        result, cycles=[cycle], values=result.values.filter(pl.col("cycle") == cycle.name)
+    )
+    return list(to_records(only))
+
+
+def _warehouse_facts(ws: Workspace, catalogue: Catalogue, cycle: Cycle) -> tuple[Any, Any, Any]:
+    """Source fingerprints, rejected rows and project risks, read on the sandbox."""
+    from soekpi.warehouse.hashing import source_fingerprints
+    from soekpi.warehouse.queries import project_risks, rejected_counts
+    from soekpi.warehouse.sandbox import sandbox
+
+    with sandbox(ws) as con:
+        fingerprints = source_fingerprints(con, catalogue)
+        rejected = rejected_counts(con)
+        projects = project_risks(con, catalogue, cycle.start(ws.fiscal), cycle.end(ws.fiscal))
+    sources = {str(k): (int(v["rows"]), str(v["sha256"])) for k, v in sorted(fingerprints.items())}
+    return sources, rejected, projects
+
+
+def _producers(
+    data: ReportData, records: list[dict[str, Any]], formats: list[str], templates: Path | None
+) -> list[tuple[str, Callable[[], bytes]]]:
+    """Each output file and how to make its bytes, made lazily while the run is written."""
+    from soekpi.engine import records_csv, records_json
+    from soekpi.report.render import build_context, render_html, render_markdown
+
+    context: list[Any] = []
+
+    def ctx() -> Any:
+        if not context:
+            context.append(build_context(data))
+        return context[0]
+
+    files: list[tuple[str, Callable[[], bytes]]] = [
+        ("kpis.csv", lambda: records_csv(records).encode()),
+        ("kpis.json", lambda: records_json(records).encode()),
+    ]
+    if "md" in formats:
+        files.append(("report.md", lambda: render_markdown(ctx(), templates).encode()))
+    if "html" in formats:
+        files.append(("report.html", lambda: render_html(ctx(), templates).encode()))
+    return files
+
+
+# ------------------------------------------------------------------------ atomic publish
+
+
+def _write_synced(path: Path, data: bytes) -> None:
+    with open(path, "wb") as handle:
+        handle.write(data)
+        handle.flush()
+        os.fsync(handle.fileno())
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def clean_stale(out_dir: Path) -> list[Path]:
+    """Remove temporary run folders left by runs whose process is gone; returns them."""
+    removed: list[Path] = []
+    if not out_dir.is_dir():
+        return removed
+    for entry in sorted(out_dir.iterdir()):
+        match = _STALE.match(entry.name)
+        if match is None or not entry.is_dir():
+            continue
+        pid = int(match["pid"])
+        if pid == os.getpid() or not _pid_alive(pid):
+            shutil.rmtree(entry, ignore_errors=True)
+            removed.append(entry)
+    return removed
+
+
+def _exchange(a: Path, b: Path) -> bool:
+    """Atomically swap two folders (Linux renameat2 RENAME_EXCHANGE); False if unsupported."""
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        renameat2 = libc.renameat2
+    except (OSError, AttributeError):
+        return False
+    renameat2.argtypes = [
+        ctypes.c_int,
+        ctypes.c_char_p,
+        ctypes.c_int,
+        ctypes.c_char_p,
+        ctypes.c_uint,
+    ]
+    renameat2.restype = ctypes.c_int
+    if renameat2(_AT_FDCWD, os.fsencode(a), _AT_FDCWD, os.fsencode(b), _RENAME_EXCHANGE) == 0:
+        return True
+    code = ctypes.get_errno()
+    if code in (errno.EINVAL, errno.ENOSYS, errno.EOPNOTSUPP):
+        return False
+    raise OSError(code, os.strerror(code), str(b))
+
+
+def publish_run(
+    out_dir: Path,
+    name: str,
+    files: Sequence[tuple[str, Callable[[], bytes]]],
+    manifest: dict[str, Any],
+    force: bool = False,
+    shown: Callable[[Path], str] = str,
+) -> Path:
+    """Write ``files`` and the manifest (with every file's SHA-256 under ``files``) into a
+    temporary folder beside ``out_dir/name``, fsync, and rename it into place.
+
+    Without ``force`` an existing run is a UsageError; with it the old run becomes
+    ``<name>.prev`` (replacing an older ``.prev``). On any failure the temporary folder is
+    removed and the previous run is untouched."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    clean_stale(out_dir)
+    target = out_dir / name
+    tmp = out_dir / f".{name}.tmp-{os.getpid()}"
+    tmp.mkdir()
+    try:
+        hashes: dict[str, str] = {}
+        for file_name, produce in files:
+            data = produce()
+            _write_synced(tmp / file_name, data)
+            hashes[file_name] = sha256_bytes(data)
+        _write_synced(tmp / MANIFEST, manifest_text({**manifest, "files": hashes}).encode())
+        _fsync_dir(tmp)
+        _swap_in(tmp, target, name, force, shown)
+        _fsync_dir(out_dir)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return target
+
+
+def _swap_in(tmp: Path, target: Path, name: str, force: bool, shown: Callable[[Path], str]) -> None:
+    if not (target.exists() or target.is_symlink()):
+        try:
+            os.rename(tmp, target)
+            return
+        except OSError as exc:  # another run published the same cycle meanwhile
+            if exc.errno not in (errno.ENOTEMPTY, errno.EEXIST):
+                raise
+    if not force:
+        raise UsageError(_exists_message(shown(target), name))
+    prev = target.with_name(f"{name}.prev")
+    if prev.exists():
+        shutil.rmtree(prev)
+    if _exchange(tmp, target):
+        os.rename(tmp, prev)  # tmp now holds the old run
+    else:
+        os.rename(target, prev)
+        os.rename(tmp, target)
+    with contextlib.suppress(OSError):
+        _fsync_dir(prev)
