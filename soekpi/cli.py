@@ -304,6 +304,90 @@ def report(
         raise typer.Exit(int(ExitCode.FINDINGS))
 
 
+@app.command()
+@_handled
+def load(
+    source: Annotated[str, typer.Argument(help="The source to load into, e.g. financials.")],
+    files: Annotated[list[Path], typer.Argument(help="CSV, TSV, Parquet, JSON/NDJSON or XLSX "
+                                                "files (by extension).")],
+    mode: Annotated[str, typer.Option("--mode", help="append, or replace: restate the "
+                                      "(entity, month) pairs (or keys) in the files.")] = "append",
+    wait: Annotated[float, typer.Option("--wait", help="Wait up to SECONDS for another "
+                                        "writer to finish.")] = 0.0,
+) -> None:
+    """Load extract files into a source, checking every row against its contract.
+
+    Good rows go into the table, bad rows into _rejected with their reason; all files in
+    one transaction. Exit 0 when every row loaded, 1 when some were rejected, 2 when a file
+    cannot be read (nothing written), 3 when the warehouse is locked.
+    Example: soekpi load financials ledger_2025_q1.csv ledger_2025_q2.xlsx
+    """
+    from soekpi.loading import load_extracts, load_summary_table, render_text
+
+    _choice(mode, ("append", "replace"), "--mode")
+    with console.progress(f"loading {source}") as bar:
+        summary = load_extracts(_workspace(), source, files, mode=mode, wait=wait, progress=bar)
+    console.info(render_text(load_summary_table(summary)))
+    if summary.rows_rejected:
+        console.info(f"{summary.rows_rejected} row(s) rejected; see the table _rejected")
+        raise typer.Exit(int(ExitCode.FINDINGS))
+
+
+@app.command()
+@_handled
+def cycles(
+    latest: Annotated[bool, typer.Option("--latest", help="Print only the name of the latest "
+                                         "complete quarter.")] = False,
+) -> None:
+    """List the fiscal quarters that have data, with each source's coverage and whether the
+    quarter is closed. Monthly sources show entities reporting/expected and months complete.
+
+    Example: soekpi cycles; soekpi cycles --latest
+    """
+    from soekpi.loading import cycle_overview, cycles_table, latest_complete_quarter
+
+    if latest:
+        console.write(latest_complete_quarter(_workspace()).name)
+    else:
+        console.print_table(cycles_table(cycle_overview(_workspace())))
+
+
+@app.command()
+@_handled
+def compute(
+    cycle: CycleOpt,
+    entity: Annotated[
+        list[str] | None,
+        typer.Option("--entity", "-e", help="Only this entity (repeatable; default: every "
+                     "entity of the hierarchy)."),
+    ] = None,
+    kpi: Annotated[
+        list[str] | None,
+        typer.Option("--kpi", "-k", help="Only this KPI (repeatable; default: every KPI)."),
+    ] = None,
+    fmt: FormatOpt = "table",
+) -> None:
+    """Compute KPI values for one cycle and print them to stdout.
+
+    json: one array of {kpi, entity, cycle, value, status, green, amber, unit}, sorted by
+    entity then kpi; csv: the same columns with a header; table: grouped by entity.
+    Example: soekpi compute --cycle FY2026-Q3 --entity G01 --format json
+    """
+    from soekpi.engine import compute_cycle, records_csv, records_json, to_records
+    from soekpi.engine.table import values_table
+
+    _choice(fmt, ("table", "json", "csv"), "--format")
+    ws = _workspace()
+    with console.progress("computing") as bar:
+        catalogue, result = compute_cycle(ws, cycle, entity, kpi, progress=bar)
+    if fmt == "json":
+        console.write(records_json(to_records(result)))
+    elif fmt == "csv":
+        console.write(records_csv(to_records(result)))
+    else:
+        console.print_table(values_table(result, catalogue, ws.language))
+
+
 def main() -> None:
     """Console-script entry point."""
     if os.environ.get("NO_COLOR") is not None:
