@@ -145,22 +145,53 @@ def write_report(
         f"{r['entity']}/{r['kpi']}": str(r["status"]) for r in records if r["entity"] in roots
     }
     manifest: dict[str, Any] = {
-        "soekpi_version": __version__,
-        "cycle": resolved.name,
-        "cycle_start": resolved.start(ws.fiscal).isoformat(),
-        "cycle_end": resolved.end(ws.fiscal).isoformat(),
-        "fiscal_year": {"start_month": ws.fiscal.start_month, "label": ws.fiscal.label},
+        **manifest_inputs(ws, catalogue, resolved, sources),
         "language": language,
         "generated_at": generated_at,
-        "kpis": {
-            k: {"sha256": data.kpi_hashes[k], "definition": catalogue.resolved_definition(k)}
-            for k in sorted(catalogue.kpis)
-        },
-        "sources": {s: {"rows": rows, "sha256": sha} for s, (rows, sha) in sources.items()},
     }
     files = _producers(data, records, chosen, ws.templates)
     path = publish_run(out_dir, resolved.name, files, manifest, force, ws.shown)
     return RunResult(path=path, cycle=resolved, root_statuses=root_statuses)
+
+
+def manifest_inputs(
+    ws: Workspace,
+    catalogue: Catalogue,
+    cycle: Cycle,
+    sources: dict[str, tuple[int, str]] | None = None,
+) -> dict[str, Any]:
+    """The manifest's inputs, built without writing anything: soekpi version, cycle and its
+    dates, fiscal settings, every KPI's SHA-256 and resolved definition, every source's rows
+    and data hash (read from the warehouse when ``sources`` is not given). ``write_report``
+    adds language, generated_at and files; ``soekpi verify`` compares a recomputation with an
+    archived run through it, so both share this one implementation."""
+    from soekpi import __version__
+
+    if sources is None:
+        from soekpi.warehouse.sandbox import sandbox
+
+        with sandbox(ws) as con:
+            sources = _source_facts(con, catalogue)
+    return {
+        "soekpi_version": __version__,
+        "cycle": cycle.name,
+        "cycle_start": cycle.start(ws.fiscal).isoformat(),
+        "cycle_end": cycle.end(ws.fiscal).isoformat(),
+        "fiscal_year": {"start_month": ws.fiscal.start_month, "label": ws.fiscal.label},
+        "kpis": {
+            k: {"sha256": catalogue.kpi_hash(k), "definition": catalogue.resolved_definition(k)}
+            for k in sorted(catalogue.kpis)
+        },
+        "sources": {s: {"rows": rows, "sha256": sha} for s, (rows, sha) in sources.items()},
+    }
+
+
+def _source_facts(con: Any, catalogue: Catalogue) -> dict[str, tuple[int, str]]:
+    """Every table source's (row count, data hash), sorted by id."""
+    from soekpi.warehouse.hashing import source_fingerprints
+
+    fingerprints = source_fingerprints(con, catalogue)
+    return {str(k): (int(v["rows"]), str(v["sha256"])) for k, v in sorted(fingerprints.items())}
 
 
 def _cycle_records(result: Any, cycle: Cycle) -> list[dict[str, Any]]:
@@ -177,15 +208,13 @@ def _cycle_records(result: Any, cycle: Cycle) -> list[dict[str, Any]]:
 
 def _warehouse_facts(ws: Workspace, catalogue: Catalogue, cycle: Cycle) -> tuple[Any, Any, Any]:
     """Source fingerprints, rejected rows and project risks, read on the sandbox."""
-    from soekpi.warehouse.hashing import source_fingerprints
     from soekpi.warehouse.queries import project_risks, rejected_counts
     from soekpi.warehouse.sandbox import sandbox
 
     with sandbox(ws) as con:
-        fingerprints = source_fingerprints(con, catalogue)
+        sources = _source_facts(con, catalogue)
         rejected = rejected_counts(con)
         projects = project_risks(con, catalogue, cycle.start(ws.fiscal), cycle.end(ws.fiscal))
-    sources = {str(k): (int(v["rows"]), str(v["sha256"])) for k, v in sorted(fingerprints.items())}
     return sources, rejected, projects
 
 
