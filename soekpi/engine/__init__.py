@@ -1,0 +1,29 @@
+"""The engine: measures pushed into DuckDB, KPI algebra in Polars, completeness and status.
+
+The public surface (docs/architecture.md "Engine result"); heavy imports happen inside the
+functions, so importing this package stays cheap.
+"""
+
+from soekpi.engine.compute import (
+    RECORD_KEYS,
+    KpiResult,
+    compute,
+    compute_cycle,
+    latest_cycle,
+    records_csv,
+    records_json,
+    resolve,
+    to_records,
+)
+
+__all__ = [
+    "RECORD_KEYS",
+    "KpiResult",
+    "compute",
+    "compute_cycle",
+    "latest_cycle",
+    "records_csv",
+    "records_json",
+    "resolve",
+    "to_records",
+]

@@ -1,0 +1,231 @@
+"""``compute``: the ONE code path for KPI numbers (compute, report, diff and verify use it).
+
+catalogue + cycles → measure plan (one SQL query per source) → run on the sandbox → small
+Polars frames → completeness → KPI algebra and status → sorted result.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from soekpi.calendar import Cycle, resolve_cycle
+from soekpi.engine.hierarchy import build_hierarchy, did_you_mean
+from soekpi.engine.plan import Window, window_of
+from soekpi.errors import UsageError
+
+if TYPE_CHECKING:
+    import polars as pl
+
+    from soekpi.catalogue.model import Catalogue
+    from soekpi.workspace import Workspace
+
+#: The keys of a ``compute --format json`` row, in order (SPEC §5).
+RECORD_KEYS = ("kpi", "entity", "cycle", "value", "status", "green", "amber", "unit")
+
+
+@dataclass(frozen=True)
+class KpiResult:
+    """What :func:`compute` returns (docs/architecture.md "Engine result").
+
+    ``values``: kpi, entity, cycle, value, status, green, amber, unit — sorted by entity, kpi,
+    cycle in plain string order. ``missing``: source, entity, cycle, month — monthly returns
+    missing in the windows the KPIs read (entity null for a group-wide source).
+    ``components``: the composite breakdown (kpi, entity, cycle, component, weight, value,
+    green, score, contribution). ``hierarchy``: entity_id, name, name_zh, parent_id, depth in
+    display order (the root entity first).
+    """
+
+    cycles: list[Cycle]
+    values: pl.DataFrame
+    missing: pl.DataFrame
+    components: pl.DataFrame
+    hierarchy: pl.DataFrame
+
+
+def _needed_cycles(
+    catalogue: Catalogue, kpi_ids: Sequence[str], cycles: Sequence[Cycle]
+) -> list[Cycle]:
+    """The cycles asked for plus the earlier ones growth KPIs compare with (transitively)."""
+    todo = [(k, c) for k in kpi_ids for c in cycles]
+    seen: set[tuple[str, Cycle]] = set()
+    while todo:
+        kpi_id, cycle = todo.pop()
+        if (kpi_id, cycle) in seen:
+            continue
+        seen.add((kpi_id, cycle))
+        kpi = catalogue.kpis[kpi_id]
+        todo.extend((dep, cycle) for dep in kpi.kpi_inputs)
+        if kpi.type == "growth" and kpi.of:
+            earlier = (
+                cycle.previous()
+                if kpi.compare == "previous_cycle"
+                else cycle.same_cycle_last_year()
+            )
+            todo.append((kpi.of, earlier))
+    return sorted({c for _, c in seen})
+
+
+def compute(
+    ws: Workspace,
+    catalogue: Catalogue,
+    cycles: list[Cycle],
+    entities: list[str] | None = None,
+    kpis: list[str] | None = None,
+    progress: Callable[..., Any] | None = None,
+) -> KpiResult:
+    """Every KPI (or ``kpis``) for every entity of the hierarchy (or ``entities``) and cycle.
+
+    An unknown KPI or entity is a :class:`UsageError` with a did-you-mean hint.
+
+    Example::
+
+        result = compute(ws, load_catalogue(ws), [parse_cycle("FY2026-Q3")])
+        result.values.filter(pl.col("status") == "red")
+    """
+    import polars as pl
+
+    from soekpi.engine.completeness import check_completeness
+    from soekpi.engine.kpis import compute_kpis
+    from soekpi.engine.measures import evaluate_measures, read_entities
+    from soekpi.engine.plan import plan_measures
+    from soekpi.warehouse.sandbox import sandbox
+
+    for kpi_id in kpis or []:
+        if kpi_id not in catalogue.kpis:
+            raise UsageError(
+                f"--kpi: '{kpi_id}' is not a KPI of the catalogue"
+                f"{did_you_mean(kpi_id, catalogue.kpis)}; 'soekpi kpis' lists them"
+            )
+    wanted_kpis = sorted(set(kpis)) if kpis else sorted(catalogue.kpis)
+    kpi_ids = catalogue.kpi_closure(wanted_kpis)
+    asked = sorted(set(cycles))
+    all_cycles = _needed_cycles(catalogue, kpi_ids, asked)
+
+    fiscal = ws.fiscal
+    measure_windows: dict[str, set[Window]] = {}
+    source_windows: dict[str, set[Window]] = {}
+    for kpi_id in kpi_ids:
+        kpi = catalogue.kpis[kpi_id]
+        wins = {window_of(kpi.window, c, fiscal) for c in all_cycles}
+        for measure_id in kpi.measure_inputs:
+            measure_windows.setdefault(measure_id, set()).update(wins)
+            source = catalogue.sources[catalogue.measures[measure_id].source]
+            if source.cadence == "monthly" and source.time_column:
+                source_windows.setdefault(source.id, set()).update(wins)
+
+    with sandbox(ws) as con:
+        hierarchy = build_hierarchy(read_entities(con, catalogue), ws.root_entity)
+        for entity in entities or []:
+            if entity not in hierarchy.depth:
+                raise UsageError(
+                    f"--entity: '{entity}' is not an entity of the hierarchy"
+                    f"{did_you_mean(entity, hierarchy.depth)}"
+                )
+        wanted_entities = (
+            [e for e in hierarchy.ids if e in set(entities)] if entities else hierarchy.ids
+        )
+        closure = hierarchy.closure(wanted_entities)
+        plan = plan_measures(catalogue, measure_windows, closure, sorted(source_windows))
+        measures = evaluate_measures(con, catalogue, plan, progress)
+
+    completeness = check_completeness(measures.coverage, source_windows, closure)
+    frames = compute_kpis(
+        catalogue, kpi_ids, all_cycles, wanted_entities, measures.values, completeness.flags
+    )
+    names = [c.name for c in asked]
+    values = frames.values.filter(
+        pl.col("kpi").is_in(wanted_kpis) & pl.col("cycle").is_in(names)
+    ).sort("entity", "kpi", "cycle")
+    components = frames.components.filter(
+        pl.col("kpi").is_in(wanted_kpis) & pl.col("cycle").is_in(names)
+    ).sort("entity", "kpi", "cycle", "component")
+    missing = (
+        completeness.missing.filter(pl.col("window_cycle").is_in(names))
+        .select("source", "entity", pl.col("window_cycle").alias("cycle"), "month")
+        .unique()
+        .sort("source", "entity", "cycle", "month", nulls_last=True)
+    )
+    frame = pl.DataFrame(
+        [
+            (e.entity_id, e.name, e.name_zh, e.parent_id, hierarchy.depth[e.entity_id])
+            for e in hierarchy.entities
+        ],
+        schema={
+            "entity_id": pl.String,
+            "name": pl.String,
+            "name_zh": pl.String,
+            "parent_id": pl.String,
+            "depth": pl.Int64,
+        },
+        orient="row",
+    )
+    return KpiResult(
+        cycles=asked, values=values, missing=missing, components=components, hierarchy=frame
+    )
+
+
+def latest_cycle(ws: Workspace, catalogue: Catalogue) -> Cycle | None:
+    """SPEC §2 ``latest``: the latest quarter whose last month has rows in every monthly
+    source (or every source with a time column when none is monthly); None without data."""
+    from soekpi.warehouse.coverage import latest_quarter
+    from soekpi.warehouse.sandbox import sandbox
+
+    with sandbox(ws) as con:
+        return latest_quarter(con, catalogue, ws.fiscal)
+
+
+def resolve(ws: Workspace, catalogue: Catalogue, text: str) -> Cycle:
+    """A cycle argument (a name, ``previous`` or ``latest``) as a Cycle."""
+    return resolve_cycle(text, ws.fiscal, latest=lambda: latest_cycle(ws, catalogue))
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+def to_records(result: KpiResult) -> list[dict[str, Any]]:
+    """The rows of ``compute --format json`` (SPEC §5), keys in order, floats plain."""
+    return [
+        {key: _plain(row[key]) for key in RECORD_KEYS}
+        for row in result.values.iter_rows(named=True)
+    ]
+
+
+def records_json(records: list[dict[str, Any]]) -> str:
+    """``compute --format json`` text of :func:`to_records` rows: one JSON array, 2-space
+    indent, trailing newline."""
+    return json.dumps(records, indent=2, ensure_ascii=False) + "\n"
+
+
+def records_csv(records: list[dict[str, Any]]) -> str:
+    """``compute --format csv`` text of :func:`to_records` rows: the JSON keys as a header,
+    empty cells for null."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(RECORD_KEYS)
+    for record in records:
+        writer.writerow(["" if record[k] is None else record[k] for k in RECORD_KEYS])
+    return out.getvalue()
+
+
+def compute_cycle(
+    ws: Workspace,
+    cycle: str,
+    entities: list[str] | None = None,
+    kpis: list[str] | None = None,
+    progress: Callable[..., Any] | None = None,
+) -> tuple[Catalogue, KpiResult]:
+    """``soekpi compute``: load the catalogue, resolve ``cycle`` and compute it."""
+    from soekpi.catalogue import load_catalogue
+
+    catalogue = load_catalogue(ws)
+    resolved = resolve(ws, catalogue, cycle)
+    return catalogue, compute(ws, catalogue, [resolved], entities, kpis, progress)

@@ -1,0 +1,393 @@
+"""KPI algebra in Polars (SPEC §3.3–§3.5): values, thresholds, composite scores, status.
+
+Everything happens on one wide frame with a row per (entity, cycle) and a column per measure
+window (``m|<measure>|<window>``), per KPI value (``v|<kpi>``), per KPI completeness flag
+(``i|<kpi>``) and per applied threshold (``g|<kpi>``, ``a|<kpi>``). KPIs are added in
+dependency order, so a derived, growth or composite KPI finds its inputs already there. All
+arithmetic is element-wise in a fixed order, so results are the same bits on every run.
+
+Choices where the SPEC is silent:
+
+- ``scale`` multiplies simple, ratio and derived values; growth is a percentage and a
+  composite a 0–100 index by definition, so their ``scale`` is not applied.
+- ``min`` and ``max`` in derived expressions are null when an argument is null (like
+  ``+ - * /``); ``coalesce`` is the way to give a null input a default.
+- Growth is ``incomplete`` when its input is incomplete in either of the two cycles it compares.
+- A composite component whose green threshold is 0 (higher is better) scores 100 when its
+  value is ≥ 0, else 0.
+- Values that are not finite (an overflow) are null.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from soekpi.calendar import Cycle
+from soekpi.catalogue.formula import BinOp, Call, Formula, Neg, Num, Ref, parse_formula
+from soekpi.catalogue.model import Catalogue, Kpi
+
+if TYPE_CHECKING:
+    import polars as pl
+
+STATUSES = ("green", "amber", "red", "no_data", "incomplete", "untracked")
+
+
+@dataclass(frozen=True)
+class KpiFrames:
+    """Every KPI of the plan at every (entity, cycle) computed, before filtering."""
+
+    values: pl.DataFrame  # kpi, entity, cycle, value, status, green, amber, unit
+    components: (
+        pl.DataFrame
+    )  # kpi, entity, cycle, component, weight, value, green, score, contribution
+
+
+def measure_column(measure: str, window: str) -> str:
+    """The wide frame's column of a measure over a window kind."""
+    return f"m|{measure}|{window}"
+
+
+def flag_column(source: str, window: str) -> str:
+    """The wide frame's column saying a monthly source misses months in a window."""
+    return f"f|{source}|{window}"
+
+
+def _finite(expr: pl.Expr) -> pl.Expr:
+    import polars as pl
+
+    return pl.when(expr.is_finite()).then(expr)
+
+
+def _divide(num: pl.Expr, den: pl.Expr) -> pl.Expr:
+    import polars as pl
+
+    return pl.when(den.is_null() | (den == 0)).then(None).otherwise(num / den)
+
+
+def formula_expr(formula: Formula) -> pl.Expr:
+    """A derived KPI's formula as a Polars expression over ``v|<kpi>`` columns (never eval)."""
+    import polars as pl
+
+    if isinstance(formula, Num):
+        return pl.lit(formula.value, dtype=pl.Float64)
+    if isinstance(formula, Ref):
+        return pl.col(f"v|{formula.name}")
+    if isinstance(formula, Neg):
+        return -formula_expr(formula.operand)
+    if isinstance(formula, BinOp):
+        left, right = formula_expr(formula.left), formula_expr(formula.right)
+        if formula.op == "+":
+            return left + right
+        if formula.op == "-":
+            return left - right
+        if formula.op == "*":
+            return left * right
+        return _divide(left, right)
+    if isinstance(formula, Call):
+        args = [formula_expr(a) for a in formula.args]
+        if formula.func == "abs":
+            return args[0].abs()
+        if formula.func == "coalesce":
+            return pl.coalesce(args)
+        any_null = pl.any_horizontal([a.is_null() for a in args])
+        pick = pl.min_horizontal(args) if formula.func == "min" else pl.max_horizontal(args)
+        return pl.when(any_null).then(None).otherwise(pick)
+    raise TypeError(f"not a formula: {formula!r}")
+
+
+def threshold_exprs(catalogue: Catalogue, kpi: Kpi) -> tuple[pl.Expr, pl.Expr]:
+    """Green and amber for each row (columns ``entity``, ``fiscal_year``), SPEC §3.5: entity
+    and fiscal year, then entity, then fiscal year, then the KPI's own thresholds."""
+    import polars as pl
+
+    rows = [t for t in catalogue.targets if t.kpi == kpi.id]
+    tiers = (
+        [t for t in rows if t.entity is not None and t.fiscal_year is not None],
+        [t for t in rows if t.entity is not None and t.fiscal_year is None],
+        [t for t in rows if t.entity is None and t.fiscal_year is not None],
+        [t for t in rows if t.entity is None and t.fiscal_year is None],
+    )
+    own = kpi.thresholds
+    green: pl.Expr = pl.lit(own.green if own else None, dtype=pl.Float64)
+    amber: pl.Expr = pl.lit(own.amber if own else None, dtype=pl.Float64)
+    # Build from the least specific tier up, so the most specific condition is tested first.
+    for tier in reversed(tiers):
+        for target in reversed(tier):
+            cond = pl.lit(True)
+            if target.entity is not None:
+                cond = cond & (pl.col("entity") == target.entity)
+            if target.fiscal_year is not None:
+                cond = cond & (pl.col("fiscal_year") == target.fiscal_year)
+            green = pl.when(cond).then(pl.lit(float(target.green))).otherwise(green)
+            amber = pl.when(cond).then(pl.lit(float(target.amber))).otherwise(amber)
+    return green, amber
+
+
+def status_expr(
+    value: pl.Expr, incomplete: pl.Expr, green: pl.Expr, amber: pl.Expr, direction: str
+) -> pl.Expr:
+    """SPEC §3.4, first match wins: no_data, incomplete, untracked, then the colour."""
+    import polars as pl
+
+    if direction == "lower_is_better":
+        is_green, is_amber = value <= green, value <= amber
+    else:
+        is_green, is_amber = value >= green, value >= amber
+    return (
+        pl.when(value.is_null())
+        .then(pl.lit("no_data"))
+        .when(incomplete)
+        .then(pl.lit("incomplete"))
+        .when(green.is_null())
+        .then(pl.lit("untracked"))
+        .when(is_green)
+        .then(pl.lit("green"))
+        .when(is_amber)
+        .then(pl.lit("amber"))
+        .otherwise(pl.lit("red"))
+    )
+
+
+def score_expr(value: pl.Expr, green: pl.Expr, direction: str) -> pl.Expr:
+    """A composite component's 0–100 score (SPEC §3.3); null without value or green."""
+    import polars as pl
+
+    if direction == "lower_is_better":
+        score = pl.when(value <= 0).then(100.0).otherwise((100 * green / value).clip(None, 100))
+    else:
+        score = (
+            pl.when(green == 0)
+            .then(pl.when(value >= 0).then(100.0).otherwise(0.0))
+            .otherwise((100 * value / green).clip(0, 100))
+        )
+    return pl.when(value.is_null() | green.is_null()).then(None).otherwise(score)
+
+
+def compute_kpis(
+    catalogue: Catalogue,
+    kpi_ids: Sequence[str],
+    cycles: Sequence[Cycle],
+    entities: Sequence[str],
+    measures: pl.DataFrame,
+    flags: pl.DataFrame,
+) -> KpiFrames:
+    """Every KPI of ``kpi_ids`` (a dependency-closed list) for every entity and cycle.
+
+    ``measures``: measure, entity, window_cycle, window_kind, value (from the plan).
+    ``flags``: source, window_kind, window_cycle, entity — the (ancestor) entities whose
+    subtree misses a month of a monthly source in that window.
+    """
+    import polars as pl
+
+    by_name = {c.name: c for c in cycles}
+    frame = pl.DataFrame(
+        {
+            "entity": [e for e in entities for _ in cycles],
+            "cycle": [c.name for _ in entities for c in cycles],
+        },
+        schema={"entity": pl.String, "cycle": pl.String},
+    ).with_columns(
+        fiscal_year=pl.col("cycle").replace_strict(
+            {n: c.year for n, c in by_name.items()}, return_dtype=pl.Int64
+        ),
+        previous_cycle=pl.col("cycle").replace_strict(
+            {n: c.previous().name for n, c in by_name.items()}, return_dtype=pl.String
+        ),
+        same_cycle_last_year=pl.col("cycle").replace_strict(
+            {n: c.same_cycle_last_year().name for n, c in by_name.items()},
+            return_dtype=pl.String,
+        ),
+    )
+    keys = ["entity", "cycle"]
+    if measures.height:
+        wide = (
+            measures.with_columns(key=pl.format("m|{}|{}", "measure", "window_kind"))
+            .pivot(
+                on="key",
+                index=["entity", "window_cycle"],
+                values="value",
+                aggregate_function="first",
+            )
+            .rename({"window_cycle": "cycle"})
+        )
+        frame = frame.join(wide, on=keys, how="left")
+    if flags.height:
+        wide_flags = (
+            flags.unique()
+            .with_columns(key=pl.format("f|{}|{}", "source", "window_kind"), flag=pl.lit(True))
+            .pivot(
+                on="key",
+                index=["entity", "window_cycle"],
+                values="flag",
+                aggregate_function="first",
+            )
+            .rename({"window_cycle": "cycle"})
+        )
+        frame = frame.join(wide_flags, on=keys, how="left")
+
+    components = []
+    for kpi_id in kpi_ids:
+        kpi = catalogue.kpis[kpi_id]
+        green, amber = threshold_exprs(catalogue, kpi)
+        frame = frame.with_columns(green.alias(f"g|{kpi_id}"), amber.alias(f"a|{kpi_id}"))
+        value, incomplete = _kpi_value(catalogue, kpi, set(frame.columns))
+        if kpi.type == "growth":
+            assert kpi.of is not None
+            on = "previous_cycle" if kpi.compare == "previous_cycle" else "same_cycle_last_year"
+            earlier = frame.select(
+                "entity",
+                pl.col("cycle").alias(on),
+                pl.col(f"v|{kpi.of}").alias("__earlier"),
+                pl.col(f"i|{kpi.of}").alias("__earlier_incomplete"),
+            )
+            frame = frame.join(earlier, on=["entity", on], how="left")
+            now, before = pl.col(f"v|{kpi.of}"), pl.col("__earlier")
+            value = (
+                pl.when(now.is_null() | before.is_null() | (before == 0))
+                .then(None)
+                .otherwise((now - before) / before.abs() * 100)
+            )
+            incomplete = pl.col(f"i|{kpi.of}") | pl.col("__earlier_incomplete").fill_null(False)
+            frame = frame.with_columns(
+                _finite(value).alias(f"v|{kpi_id}"), incomplete.alias(f"i|{kpi_id}")
+            ).drop("__earlier", "__earlier_incomplete")
+        elif kpi.type == "composite":
+            frame, breakdown = _composite(catalogue, kpi, frame)
+            components.append(breakdown)
+        else:
+            frame = frame.with_columns(
+                _finite(value).alias(f"v|{kpi_id}"), incomplete.alias(f"i|{kpi_id}")
+            )
+
+    value_schema = {
+        "kpi": pl.String,
+        "entity": pl.String,
+        "cycle": pl.String,
+        "value": pl.Float64,
+        "status": pl.String,
+        "green": pl.Float64,
+        "amber": pl.Float64,
+        "unit": pl.String,
+    }
+    values = pl.concat(
+        [pl.DataFrame(schema=value_schema), *(_long(catalogue.kpis[k], frame) for k in kpi_ids)]
+    )
+    component_schema = {
+        "kpi": pl.String,
+        "entity": pl.String,
+        "cycle": pl.String,
+        "component": pl.String,
+        "weight": pl.Float64,
+        "value": pl.Float64,
+        "green": pl.Float64,
+        "score": pl.Float64,
+        "contribution": pl.Float64,
+    }
+    return KpiFrames(
+        values=values,
+        components=pl.concat([pl.DataFrame(schema=component_schema), *components]),
+    )
+
+
+def _column(available: set[str], name: str, dtype: type[pl.DataType] | None = None) -> pl.Expr:
+    """Column ``name``, or a null literal when the frame does not have it (no rows at all)."""
+    import polars as pl
+
+    if name in available:
+        return pl.col(name)
+    return pl.lit(None, dtype=dtype or pl.Float64)
+
+
+def _kpi_value(catalogue: Catalogue, kpi: Kpi, available: set[str]) -> tuple[pl.Expr, pl.Expr]:
+    """Value and incompleteness of a simple, ratio or derived KPI (others: placeholders)."""
+    import polars as pl
+
+    scale = float(kpi.scale)
+    incomplete: pl.Expr = pl.lit(False)
+    for source in sorted({catalogue.measures[m].source for m in kpi.measure_inputs}):
+        if catalogue.sources[source].cadence == "monthly":
+            flag = _column(available, flag_column(source, kpi.window), pl.Boolean)
+            incomplete = incomplete | flag.fill_null(False)
+    if kpi.type == "simple":
+        assert kpi.measure is not None
+        return _column(available, measure_column(kpi.measure, kpi.window)) * scale, incomplete
+    if kpi.type == "ratio":
+        assert kpi.numerator is not None and kpi.denominator is not None
+        num = _column(available, measure_column(kpi.numerator, kpi.window))
+        den = _column(available, measure_column(kpi.denominator, kpi.window))
+        return _divide(num, den) * scale, incomplete
+    if kpi.type == "derived":
+        assert kpi.expr is not None
+        for dep in kpi.kpi_inputs:
+            incomplete = incomplete | pl.col(f"i|{dep}")
+        return formula_expr(parse_formula(kpi.expr)) * scale, incomplete
+    return pl.lit(None, dtype=pl.Float64), incomplete
+
+
+def _composite(
+    catalogue: Catalogue, kpi: Kpi, frame: pl.DataFrame
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """The composite index and its per-component breakdown (SPEC §3.3)."""
+    import polars as pl
+
+    weights = sorted((kpi.components or {}).items())
+    scores = [
+        score_expr(pl.col(f"v|{c}"), pl.col(f"g|{c}"), catalogue.kpis[c].direction)
+        for c, _ in weights
+    ]
+    frame = frame.with_columns(
+        [s.alias(f"__score|{c}") for s, (c, _) in zip(scores, weights, strict=True)]
+    )
+    weighted = [pl.col(f"__score|{c}").fill_null(0.0) * float(w) for c, w in weights]
+    counted = [
+        pl.when(pl.col(f"__score|{c}").is_null()).then(0.0).otherwise(float(w)) for c, w in weights
+    ]
+    total = pl.sum_horizontal(counted) if counted else pl.lit(0.0)
+    index = _divide(pl.sum_horizontal(weighted) if weighted else pl.lit(0.0), total)
+    incomplete: pl.Expr = pl.lit(False)
+    for c, _ in weights:
+        incomplete = incomplete | pl.col(f"i|{c}")
+    frame = frame.with_columns(
+        _finite(index).alias(f"v|{kpi.id}"),
+        incomplete.alias(f"i|{kpi.id}"),
+        total.alias("__weights"),
+    )
+    breakdown = pl.concat(
+        [
+            frame.select(
+                pl.lit(kpi.id).alias("kpi"),
+                "entity",
+                "cycle",
+                pl.lit(c).alias("component"),
+                pl.lit(float(w)).alias("weight"),
+                pl.col(f"v|{c}").alias("value"),
+                pl.col(f"g|{c}").alias("green"),
+                pl.col(f"__score|{c}").alias("score"),
+                _divide(pl.col(f"__score|{c}") * float(w), pl.col("__weights")).alias(
+                    "contribution"
+                ),
+            )
+            for c, w in weights
+        ]
+    )
+    drop = ["__weights", *(f"__score|{c}" for c, _ in weights)]
+    return frame.drop(drop), breakdown
+
+
+def _long(kpi: Kpi, frame: pl.DataFrame) -> pl.DataFrame:
+    """One KPI's rows of the wide frame: kpi, entity, cycle, value, status, green, amber, unit."""
+    import polars as pl
+
+    value, green, amber = (pl.col(f"{p}|{kpi.id}") for p in ("v", "g", "a"))
+    return frame.select(
+        pl.lit(kpi.id).alias("kpi"),
+        "entity",
+        "cycle",
+        value.alias("value"),
+        status_expr(value, pl.col(f"i|{kpi.id}"), green, amber, kpi.direction).alias("status"),
+        green.alias("green"),
+        amber.alias("amber"),
+        pl.lit(kpi.unit).alias("unit"),
+    )

@@ -1,0 +1,412 @@
+"""The measure plan: catalogue + windows → one SQL query per source (SPEC §3.2). Pure: no I/O.
+
+Each query aggregates every needed measure of its source for every entity's whole subtree
+and every window, in three steps that keep the expensive part to one scan of the fact rows:
+
+1. **by entity and month** — one pass over the source with one ``FILTER (WHERE …)`` partial
+   aggregate per measure (sum, count, min, max; mean and the stock aggregations keep a sum
+   and a count). Measures placed in time by different columns (``time:``), or not at all
+   (``time: none``), form their own groups; ``count_distinct`` keeps the distinct values
+   per (entity, month) in a scan of its own, because distinct counts do not add up.
+   When the time column is a DATE it is grouped as it is and truncated to the month on the
+   (much smaller) grouped result.
+2. **over the hierarchy and the windows** — that small result is joined to the entity
+   closure (ancestor, descendant; inlined as VALUES) and to the windows (window_cycle,
+   window_kind, first and last month) and the partials are combined per (ancestor, window).
+   ``closing`` and ``average`` are first computed per entity and window, then added up over
+   the subtree.
+3. **one row per (entity, window)** — a grid of every ancestor × window, left-joined to the
+   groups, so that ``count`` and ``count_distinct`` over no rows are 0 and every other
+   aggregation is null.
+
+Numbers are made reproducible here: sums run on exact types (DECIMAL and integers as they
+are, anything else cast to DECIMAL(38,10)), so parallel scans always give the same bits;
+values become DOUBLE only at the end. A source without ``entity_column`` is group-wide: it
+is aggregated as one pseudo-entity and every entity gets the same values. View sources are
+inlined as CTEs named by their source id (the sandbox cannot create views).
+
+The SQL sticks to what sqlglot can transpile to other engines: CTEs, VALUES, ``FILTER``,
+``date_trunc``, ``arg_max``.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date
+
+from soekpi.calendar import Cycle, FiscalSettings
+from soekpi.catalogue.model import STOCK_AGGS, Catalogue, Measure, Source
+from soekpi.warehouse.schema import literal, quote
+
+#: The window of everything up to a cycle's end starts here.
+BEGINNING = date(1, 1, 1)
+#: window_kind of the rows that carry month coverage of a monthly source.
+COVERAGE = "coverage"
+#: How many decimals sums of inexact values are kept to (see the module docstring).
+EXACT_TYPE = "DECIMAL(38,10)"
+
+_EXACT_COLUMN = re.compile(r"^(tinyint|smallint|integer|int|bigint|hugeint|decimal\(.*\))$")
+
+
+@dataclass(frozen=True, order=True)
+class Window:
+    """The months a measure is aggregated over for one cycle (SPEC §3.3 ``window``)."""
+
+    cycle: str
+    kind: str  # cycle | ytd | to_date
+    first_month: date  # BEGINNING for to_date
+    last_month: date  # the first day of the window's last month
+
+    @property
+    def end(self) -> date:
+        """The first day after the window."""
+        m = self.last_month
+        return date(m.year + m.month // 12, m.month % 12 + 1, 1)
+
+    def months(self, since: date | None = None) -> list[date]:
+        """First days of the window's months, from ``since`` (when later) onward."""
+        current = max(self.first_month, since) if since else self.first_month
+        current = current.replace(day=1)
+        result = []
+        while current <= self.last_month:
+            result.append(current)
+            current = date(current.year + current.month // 12, current.month % 12 + 1, 1)
+        return result
+
+
+def window_of(kind: str, cycle: Cycle, fiscal: FiscalSettings) -> Window:
+    """The window ``kind`` (cycle, ytd or to_date) of ``cycle``."""
+    months = cycle.months(fiscal)
+    if kind == "cycle":
+        first = months[0]
+    elif kind == "ytd":
+        first = cycle.fiscal_year_cycle().start(fiscal)
+    elif kind == "to_date":
+        first = BEGINNING
+    else:
+        raise ValueError(f"unknown window {kind!r}")
+    return Window(cycle.name, kind, first, months[-1])
+
+
+@dataclass(frozen=True)
+class SourceQuery:
+    """One source's SQL. It returns ``entity, window_cycle, window_kind, month, m0, m1 …``:
+    column ``m<i>`` holds measure ``measures[i]`` (a DOUBLE) for the entity's subtree and the
+    window. When ``coverage`` is true, extra rows with ``window_kind = 'coverage'`` list the
+    (entity, month) pairs that have rows in the source (its time column), for completeness."""
+
+    source: str
+    measures: tuple[str, ...]
+    sql: str
+    coverage: bool = False
+
+
+@dataclass
+class _Group:
+    """Measures of one source that share a time column (None: time ignored)."""
+
+    time_column: str | None
+    raw_date: bool  # the time column is a DATE: group by it, truncate to months later
+    partials: list[tuple[str, str]] = field(default_factory=list)  # (stage-1 sql, combine fn)
+    flow: list[tuple[int, str]] = field(default_factory=list)  # (measure index, final sql)
+    stock: list[tuple[int, str, int, int]] = field(default_factory=list)  # (i, agg, sum, count)
+    coverage: bool = False
+
+    def add_partial(self, sql: str, combine: str) -> int:
+        self.partials.append((sql, combine))
+        return len(self.partials) - 1
+
+
+def plan_measures(
+    catalogue: Catalogue,
+    windows: Mapping[str, Iterable[Window]],
+    closure: Sequence[tuple[str, str]],
+    coverage_sources: Iterable[str] = (),
+) -> list[SourceQuery]:
+    """One :class:`SourceQuery` per source of the measures in ``windows``.
+
+    ``windows`` maps each needed measure id to the windows it is needed for (a source's query
+    computes all its measures for the union of their windows); ``closure`` is every
+    (ancestor, descendant) pair of the hierarchy including (e, e), restricted to the
+    ancestors whose values are wanted; ``coverage_sources`` are the monthly sources whose
+    month coverage completeness needs.
+    """
+    by_source: dict[str, list[Measure]] = {}
+    source_windows: dict[str, set[Window]] = {}
+    for measure_id in sorted(windows):
+        measure = catalogue.measures[measure_id]
+        by_source.setdefault(measure.source, []).append(measure)
+        source_windows.setdefault(measure.source, set()).update(windows[measure_id])
+    covered = set(coverage_sources)
+    queries = []
+    for source_id in sorted(set(by_source) | covered):
+        wins = sorted(source_windows.get(source_id, set()))
+        queries.append(
+            _source_query(
+                catalogue,
+                catalogue.sources[source_id],
+                by_source.get(source_id, []),
+                wins,
+                closure,
+                source_id in covered,
+            )
+        )
+    return queries
+
+
+def _values(rows: Iterable[Sequence[str]]) -> str:
+    return ", ".join("(" + ", ".join(row) + ")" for row in rows)
+
+
+def _date(day: date) -> str:
+    return f"DATE '{day.isoformat()}'"
+
+
+def _is_bare_exact(source: Source, expr: str) -> bool:
+    """Whether ``expr`` is just a column whose type sums exactly (integers, decimals)."""
+    name = expr.strip()
+    if len(name) > 1 and name[0] == name[-1] == '"':
+        name = name[1:-1]
+    column = source.columns.get(name)
+    return column is not None and bool(_EXACT_COLUMN.match(column.type.lower()))
+
+
+def _view_ctes(catalogue: Catalogue, source: Source) -> list[str]:
+    """CTEs for the view ``source`` and every view it reads, dependencies first."""
+    from soekpi.warehouse.sqlcheck import view_structure_problem
+
+    order: list[str] = []
+
+    def visit(view_id: str, seen: tuple[str, ...]) -> None:
+        if view_id in order or view_id in seen:
+            return
+        view = catalogue.sources[view_id]
+        assert view.sql is not None
+        _, reads = view_structure_problem(view.sql, set(catalogue.sources))
+        for dep in sorted(reads):
+            if dep != view_id and catalogue.sources[dep].is_view:
+                visit(dep, (*seen, view_id))
+        order.append(view_id)
+
+    visit(source.id, ())
+    ctes = []
+    for view_id in order:
+        body = (catalogue.sources[view_id].sql or "").strip().rstrip(";").strip()
+        ctes.append(f"{quote(view_id)} AS (\n{body}\n)")
+    return ctes
+
+
+def _source_query(
+    catalogue: Catalogue,
+    source: Source,
+    measures: list[Measure],
+    windows: list[Window],
+    closure: Sequence[tuple[str, str]],
+    coverage: bool,
+) -> SourceQuery:
+    table = quote(source.id) if source.is_view else quote(source.table_name)
+    group_wide = source.entity_column is None
+    entity_sql = "''" if group_wide else f"CAST({quote(source.entity_column or '')} AS VARCHAR)"
+    hierarchy = "__everyone" if group_wide else "__closure"
+    bound = max((w.end for w in windows), default=None)
+
+    ctes = _view_ctes(catalogue, source) if source.is_view else []
+    pairs = sorted(set(closure)) or [("", "")]
+    ctes.append(
+        "__closure AS (SELECT * FROM (VALUES "
+        + _values((literal(a), literal(d)) for a, d in pairs)
+        + ") AS c(ancestor, descendant))"
+    )
+    if group_wide:
+        ctes.append("__everyone AS (SELECT DISTINCT ancestor, '' AS descendant FROM __closure)")
+    window_rows = [
+        (literal(w.cycle), literal(w.kind), _date(w.first_month), _date(w.last_month))
+        for w in windows
+    ] or [("''", "''", _date(BEGINNING), _date(BEGINNING))]
+    ctes.append(
+        "__windows AS (SELECT * FROM (VALUES "
+        + _values(window_rows)
+        + ") AS w(window_cycle, window_kind, first_month, last_month)"
+        + ("" if windows else " WHERE false")
+        + ")"
+    )
+    ctes.append(
+        "__grid AS (SELECT a.ancestor AS entity, w.window_cycle, w.window_kind "
+        "FROM (SELECT DISTINCT ancestor FROM __closure) AS a CROSS JOIN __windows AS w)"
+    )
+
+    groups: dict[str | None, _Group] = {}
+
+    def group_for(time_column: str | None) -> _Group:
+        if time_column not in groups:
+            column = source.columns.get(time_column or "")
+            groups[time_column] = _Group(
+                time_column, raw_date=column is not None and column.type.lower() == "date"
+            )
+        return groups[time_column]
+
+    finals: dict[int, str] = {}  # measure index → the CTE column that holds its value
+    distinct_ctes: list[tuple[int, Measure]] = []
+    for i, measure in enumerate(measures):
+        group = group_for(measure.time_column(source))
+        filt = f" FILTER (WHERE {measure.filter})" if measure.filter else ""
+        expr = measure.expr.strip() or "*"
+        exact = expr if _is_bare_exact(source, expr) else f"CAST(({expr}) AS {EXACT_TYPE})"
+        counted = "*" if expr == "*" else f"({expr})"
+        agg = measure.agg
+        if agg == "count_distinct":
+            distinct_ctes.append((i, measure))
+        elif agg == "sum":
+            p = group.add_partial(f"SUM({exact}){filt}", "SUM")
+            group.flow.append((i, f"CAST(SUM(b.p{p}) AS DOUBLE)"))
+        elif agg == "count":
+            p = group.add_partial(f"COUNT({counted}){filt}", "SUM")
+            group.flow.append((i, f"CAST(SUM(b.p{p}) AS DOUBLE)"))
+        elif agg in ("min", "max"):
+            fn = agg.upper()
+            p = group.add_partial(f"{fn}({expr}){filt}", fn)
+            group.flow.append((i, f"CAST({fn}(b.p{p}) AS DOUBLE)"))
+        elif agg == "mean":
+            s = group.add_partial(f"SUM({exact}){filt}", "SUM")
+            n = group.add_partial(f"COUNT({counted}){filt}", "SUM")
+            group.flow.append((i, f"CAST(SUM(b.p{s}) AS DOUBLE) / NULLIF(SUM(b.p{n}), 0)"))
+        elif agg in STOCK_AGGS:
+            s = group.add_partial(f"SUM({exact}){filt}", "SUM")
+            n = group.add_partial(f"COUNT({counted}){filt}", "SUM")
+            group.stock.append((i, agg, s, n))
+        else:
+            raise ValueError(f"measure '{measure.id}': unknown agg {agg!r}")
+    if coverage and source.time_column:
+        group_for(source.time_column).coverage = True
+
+    parts: list[tuple[str, list[tuple[int, str]]]] = []  # (CTE name, [(measure index, column)])
+    coverage_cte: str | None = None
+    for g, key in enumerate(sorted(groups, key=lambda k: (k is None, k or ""))):
+        group = groups[key]
+        name = f"__g{g}"
+        ctes.extend(_group_stage(group, name, table, entity_sql, bound))
+        joined = f"JOIN {hierarchy} AS c ON c.descendant = b.entity " + (
+            _window_join(group.time_column is not None)
+        )
+        if group.flow:
+            cols = ", ".join(f"{sql} AS m{i}" for i, sql in group.flow)
+            ctes.append(
+                f"{name}_f AS (SELECT c.ancestor AS entity, w.window_cycle, w.window_kind, {cols} "
+                f"FROM {name} AS b {joined} GROUP BY 1, 2, 3)"
+            )
+            parts.append((f"{name}_f", [(i, f"m{i}") for i, _ in group.flow]))
+        if group.stock:
+            per_entity = []
+            for i, agg, s, n in group.stock:
+                # Only the periods in which the entity has rows of the measure count.
+                having = f"FILTER (WHERE b.p{n} > 0)"
+                if agg == "closing":
+                    at = "b.month" if group.time_column else "1"
+                    value = f"arg_max(b.p{s}, {at}) {having}"
+                else:
+                    value = f"CAST(AVG(b.p{s}) {having} AS {EXACT_TYPE})"
+                per_entity.append(f"{value} AS s{i}")
+            ctes.append(
+                f"{name}_e AS (SELECT b.entity, w.window_cycle, w.window_kind, "
+                f"{', '.join(per_entity)} FROM {name} AS b "
+                f"{_window_join(group.time_column is not None)} GROUP BY 1, 2, 3)"
+            )
+            cols = ", ".join(f"CAST(SUM(e.s{i}) AS DOUBLE) AS m{i}" for i, *_ in group.stock)
+            ctes.append(
+                f"{name}_s AS (SELECT c.ancestor AS entity, e.window_cycle, e.window_kind, {cols} "
+                f"FROM {name}_e AS e JOIN {hierarchy} AS c ON c.descendant = e.entity "
+                "GROUP BY 1, 2, 3)"
+            )
+            parts.append((f"{name}_s", [(i, f"m{i}") for i, *_ in group.stock]))
+        if group.coverage:
+            coverage_cte = name
+
+    for k, (i, measure) in enumerate(distinct_ctes):
+        name = f"__d{k}"
+        time_column = measure.time_column(source)
+        expr = measure.expr.strip()
+        conditions = [f"({expr}) IS NOT NULL"]
+        if measure.filter:
+            conditions.insert(0, f"({measure.filter})")
+        month = ""
+        if time_column is not None:
+            month = f", CAST(date_trunc('month', {quote(time_column)}) AS DATE) AS month"
+            if bound is not None:
+                conditions.append(f"{quote(time_column)} < {_date(bound)}")
+        ctes.append(
+            f"{name} AS (SELECT DISTINCT {entity_sql} AS entity{month}, ({expr}) AS v "
+            f"FROM {table} WHERE {' AND '.join(conditions)})"
+        )
+        ctes.append(
+            f"{name}_f AS (SELECT c.ancestor AS entity, w.window_cycle, w.window_kind, "
+            f"CAST(COUNT(DISTINCT b.v) AS DOUBLE) AS m{i} FROM {name} AS b "
+            f"JOIN {hierarchy} AS c ON c.descendant = b.entity "
+            f"{_window_join(time_column is not None)} GROUP BY 1, 2, 3)"
+        )
+        parts.append((f"{name}_f", [(i, f"m{i}")]))
+
+    for cte, columns in parts:
+        for i, column in columns:
+            finals[i] = f"{cte}.{column}"
+    select = [
+        "__grid.entity",
+        "__grid.window_cycle",
+        "__grid.window_kind",
+        "CAST(NULL AS DATE) AS month",
+    ]
+    for i, measure in enumerate(measures):
+        value = finals[i]
+        if measure.agg in ("count", "count_distinct"):
+            value = f"COALESCE({value}, 0)"
+        select.append(f"{value} AS m{i}")
+    body = f"SELECT {', '.join(select)} FROM __grid"
+    for cte, _ in parts:
+        body += (
+            f" LEFT JOIN {cte} ON {cte}.entity = __grid.entity"
+            f" AND {cte}.window_cycle = __grid.window_cycle"
+            f" AND {cte}.window_kind = __grid.window_kind"
+        )
+    if coverage_cte is not None:
+        nulls = "".join(f", CAST(NULL AS DOUBLE) AS m{i}" for i in range(len(measures)))
+        body += (
+            f"\nUNION ALL\nSELECT entity, CAST(NULL AS VARCHAR), '{COVERAGE}', month{nulls} "
+            f"FROM {coverage_cte}"
+        )
+    sql = "WITH\n" + ",\n".join(ctes) + "\n" + body
+    return SourceQuery(
+        source.id, tuple(m.id for m in measures), sql, coverage=coverage_cte is not None
+    )
+
+
+def _window_join(timed: bool) -> str:
+    if timed:
+        return "JOIN __windows AS w ON b.month BETWEEN w.first_month AND w.last_month"
+    return "CROSS JOIN __windows AS w"
+
+
+def _group_stage(
+    group: _Group, name: str, table: str, entity_sql: str, bound: date | None
+) -> list[str]:
+    """Step 1: the partials by (entity, month), or by entity alone when time is ignored."""
+    partials = "".join(f", {sql} AS p{k}" for k, (sql, _) in enumerate(group.partials))
+    if group.time_column is None:
+        return [f"{name} AS (SELECT {entity_sql} AS entity{partials} FROM {table} GROUP BY 1)"]
+    column = quote(group.time_column)
+    where = f" WHERE {column} < {_date(bound)}" if bound is not None else ""
+    if not group.raw_date:
+        return [
+            f"{name} AS (SELECT {entity_sql} AS entity, "
+            f"CAST(date_trunc('month', {column}) AS DATE) AS month{partials} "
+            f"FROM {table}{where} GROUP BY 1, 2)"
+        ]
+    combined = "".join(
+        f", {combine}(p{k}) AS p{k}" for k, (_, combine) in enumerate(group.partials)
+    )
+    return [
+        f"{name}_r AS (SELECT {entity_sql} AS entity, {column} AS t{partials} "
+        f"FROM {table}{where} GROUP BY 1, 2)",
+        f"{name} AS (SELECT entity, CAST(date_trunc('month', t) AS DATE) AS month{combined} "
+        f"FROM {name}_r GROUP BY 1, 2)",
+    ]

@@ -1,0 +1,42 @@
+"""The sandbox: the only connection on which catalogue SQL (measure expressions, filters and
+view definitions) runs (SPEC §7).
+
+It is a read-only DuckDB connection to the warehouse file with external access switched off
+(no ``read_csv``, ``COPY … TO``, ``ATTACH``, ``INSTALL``/``LOAD``) and the configuration
+locked, so that no statement can switch those settings back on. Nothing run on it can write
+to the warehouse or read a file outside it; temporary objects live in memory and vanish when
+the connection closes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING
+
+from soekpi.warehouse.connection import open_warehouse
+
+if TYPE_CHECKING:
+    import duckdb
+
+    from soekpi.workspace import Workspace
+
+_LOCK_DOWN = "SET enable_external_access = false; SET lock_configuration = true;"
+
+
+@contextmanager
+def sandbox(ws: Workspace, wait: float = 0) -> Iterator[duckdb.DuckDBPyConnection]:
+    """A read-only, locked-down connection to the workspace's warehouse, closed on exit.
+
+    A missing warehouse is an :class:`~soekpi.errors.InputError` (exit 2); a warehouse held by
+    a writer raises :class:`~soekpi.errors.WarehouseLocked` (exit 3) naming the holder, after
+    waiting up to ``wait`` seconds.
+
+    Example::
+
+        with sandbox(ws) as con:
+            rows = con.sql("select count(*) from financials").fetchall()
+    """
+    with open_warehouse(ws, write=False, wait=wait) as con:
+        con.execute(_LOCK_DOWN)
+        yield con
