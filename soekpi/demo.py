@@ -472,7 +472,7 @@ SELECT u.entity_id, u.sector, coalesce(gp.gap, 0) AS gap, m.t, m.period,
   round(critical_assets * days * 24 * (0.88 + 0.08 * {u(e, p, "'avail'")}), 1)
     AS operating_hours,
   round(operating_hours * (0.004 + 0.02 * {u(e, "'dt'")})
-        * (1 - 0.6 * assets_predictive / greatest(critical_assets, 1))
+        * (1 - 0.8 * assets_predictive / greatest(critical_assets, 1)) * (1 - 0.1 * x)
         * CASE WHEN {u(e, p, "'outage'")} < 0.05 THEN 4 ELSE 0.6 + 0.8 * {u(e, p, "'dt'")} END,
         1) AS unplanned_downtime_hours
 FROM _demo_units u
