@@ -388,6 +388,34 @@ def compute(
         console.print_table(values_table(result, catalogue, ws.language))
 
 
+@app.command()
+@_handled
+def verify(
+    run: Annotated[Path, typer.Argument(help="The run folder to verify (e.g. out/FY2026-Q3).")],
+    fmt: Annotated[str, typer.Option("--format", "-f", help="table, json or md.")] = "table",
+) -> None:
+    """Recompute a run from the current warehouse and catalogue and compare it.
+
+    Reports which inputs differ (KPI definitions field by field, source data, version, fiscal
+    settings), which values changed, and output files altered since the run was written.
+    Exit 0 reproducible, 1 not, 2 when the folder is not a run.
+    Example: soekpi verify out/FY2026-Q3
+    """
+    from soekpi.audit.render import verification_json, verification_markdown, verification_table
+    from soekpi.audit.verify import verify_run
+
+    _choice(fmt, ("table", "json", "md"), "--format")
+    result = verify_run(_workspace(), run)
+    if fmt == "json":
+        console.write(verification_json(result))
+    elif fmt == "md":
+        console.write(verification_markdown(result))
+    else:
+        console.print_table(verification_table(result))
+    if not result.reproducible:
+        raise typer.Exit(int(ExitCode.FINDINGS))
+
+
 def main() -> None:
     """Console-script entry point."""
     if os.environ.get("NO_COLOR") is not None:

@@ -81,7 +81,7 @@ def audit_log(con: Any) -> list[AuditEntry]:
     if not _has_table(con, "_audit_log"):
         return []
     rows = con.execute(
-        "select id, at, who, action, cycle, reason from _audit_log order by id"
+        'select id, "at", who, action, cycle, reason from _audit_log order by id'
     ).fetchall()
     return [AuditEntry(*row) for row in rows]
 
@@ -110,7 +110,7 @@ def _append_log(
 ) -> None:
     next_id = con.execute("select coalesce(max(id), 0) + 1 from _audit_log").fetchall()[0][0]
     con.execute(
-        "insert into _audit_log (id, at, who, action, cycle, reason) values (?, ?, ?, ?, ?, ?)",
+        'insert into _audit_log (id, "at", who, action, cycle, reason) values (?, ?, ?, ?, ?, ?)',
         [next_id, at, who, action, cycle, reason],
     )
 

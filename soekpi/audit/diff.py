@@ -267,6 +267,9 @@ def compare_runs(
     settings = _flatten_changes(
         "fiscal_year", a.manifest.get("fiscal_year"), b.manifest.get("fiscal_year")
     )
+    if a.cycle == b.cycle:  # the same cycle name can cover other dates after a settings change
+        for setting in ("cycle_start", "cycle_end"):
+            settings += _flatten_changes(setting, a.manifest.get(setting), b.manifest.get(setting))
     return RunDiff(
         a=a.label,
         b=b.label,

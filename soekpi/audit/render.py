@@ -10,6 +10,7 @@ import json
 from typing import TYPE_CHECKING, Any
 
 from soekpi.audit.diff import FieldChange, OneSidedRow, RowChange, RunDiff
+from soekpi.audit.verify import FileMismatch, Verification
 
 if TYPE_CHECKING:
     from rich.console import Group
@@ -285,4 +286,65 @@ def render_table(diff: RunDiff) -> Group:
                 (s.new_sha256 or "")[:12],
             )
         parts.append(table)
+    return Group(*parts)
+
+
+# ------------------------------------------------------------------------ verify
+
+
+def verification_title(v: Verification) -> str:
+    """One line: what was verified and the verdict."""
+    verdict = "reproducible" if v.reproducible else "NOT reproducible"
+    return (
+        f"verify {v.run} ({v.cycle}) against a recomputation from the current warehouse and "
+        f"catalogue: {verdict}"
+    )
+
+
+def _file_text(f: FileMismatch) -> str:
+    if f.actual_sha256 is None:
+        return f"{f.file}: missing (manifest sha256 {f.expected_sha256[:12]})"
+    return (
+        f"{f.file}: altered since the run was written (manifest sha256 "
+        f"{f.expected_sha256[:12]}, now {f.actual_sha256[:12]})"
+    )
+
+
+def verification_json(v: Verification) -> str:
+    """The verification as JSON (schema in docs/audit.md)."""
+    doc = {
+        "schema_version": JSON_SCHEMA_VERSION,
+        "run": v.run,
+        "cycle": v.cycle,
+        "reproducible": v.reproducible,
+        "files": [
+            {"file": f.file, "expected_sha256": f.expected_sha256, "actual_sha256": f.actual_sha256}
+            for f in v.files
+        ],
+        "diff": to_json_dict(v.diff),
+    }
+    return json.dumps(doc, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+
+
+def verification_markdown(v: Verification) -> str:
+    """The verification as a Markdown document for an audit file."""
+    lines = ["# soekpi verify", "", f"**{_md_cell(verification_title(v))}**", ""]
+    if v.files:
+        lines += ["## Output files", ""] + [f"- {_md_cell(_file_text(f))}" for f in v.files]
+        lines.append("")
+    if v.diff.has_differences:
+        body = render_markdown(v.diff, heading="Differences (A = the run, B = recomputation)")
+        lines += ["#" + line if line.startswith("#") else line for line in body.splitlines()]
+    return "\n".join(lines).rstrip("\n") + "\n"
+
+
+def verification_table(v: Verification) -> Group:
+    """The verification as rich renderables for the terminal."""
+    from rich.console import Group
+    from rich.text import Text
+
+    parts: list[Any] = [Text(verification_title(v), style="bold")]
+    parts.extend(Text(_file_text(f)) for f in v.files)
+    if v.diff.has_differences:
+        parts.append(render_table(v.diff))
     return Group(*parts)

@@ -120,8 +120,12 @@ def test_load_into_a_closed_quarter_is_refused_then_allowed_after_reopen(
     )
     result = soekpi("load", "financials", late)
     assert result.exit_code == 2, result.output
-    assert "FY2026-Q1" in result.stderr
-    assert "2026-02-01" in result.stderr and "2026-03-01" in result.stderr
+    # two of the three rows (B March revenue, B February cost) fall in FY2026-Q1
+    assert result.stderr == (
+        f"error: {late}: 2 row(s) dated 2026-02-01..2026-03-01 fall in closed cycle FY2026-Q1 "
+        "(2026-01-01..2026-03-31); nothing was loaded. Leave those rows out, or reopen the cycle "
+        "with 'soekpi close FY2026-Q1 --reopen --reason TEXT'\n"
+    )
     assert _query(loaded, "select count(*), sum(amount) from financials") == before
     assert _query(loaded, "select count(*) from _loads") == loads_before
 
@@ -145,7 +149,7 @@ def test_load_into_a_closed_quarter_is_refused_then_allowed_after_reopen(
     late_only_q1 = write_csv(
         tmp_path,
         "late_q1.csv",
-        "entity_id,period,account,amount\nB,2026-03-01,revenue,7.00\n",
+        "entity_id,period,account,amount\nG,2026-03-01,revenue,7.00\n",
     )
     result = soekpi("load", "financials", late_only_q1)
     assert result.exit_code == 0, result.output
