@@ -37,8 +37,9 @@ def con() -> duckdb.DuckDBPyConnection:
     con.execute("""
         create table projects (project_id varchar, entity_id varchar, name varchar,
                                budget decimal(18,2));
-        insert into projects values ('P1', 'E1', 'ERP | cloud', 1000), ('P2', 'E2', 'Data lake', 500),
-                                    ('P3', 'E1', 'Old', 100), ('P4', 'E2', 'On track', 300);
+        insert into projects values ('P1', 'E1', 'ERP | cloud', 1000),
+                                    ('P2', 'E2', 'Data lake', 500), ('P3', 'E1', 'Old', 100),
+                                    ('P4', 'E2', 'On track', 300);
         create table project_progress (project_id varchar, entity_id varchar, period date,
             planned_value decimal(18,2), earned_value decimal(18,2), actual_cost decimal(18,2));
         insert into project_progress values
