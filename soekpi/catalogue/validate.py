@@ -57,7 +57,7 @@ def check_catalogue(ws: Workspace) -> tuple[Catalogue | None, list[Problem]]:
         where = ", ".join(ws.shown(p) for p in ws.catalogue)
         return None, [
             Problem(
-                Location(ws.shown(ws.root / "soekpi.yaml")),
+                Location(str(ws.root / "soekpi.yaml")),
                 f"catalogue: no *.yaml or *.yml files in {where}",
             )
         ]
