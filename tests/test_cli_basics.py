@@ -294,3 +294,26 @@ targets:
   - {kpi: cost_income_ratio, entity: E07, fiscal_year: 2026, green: 95, amber: 99}
   - {kpi: cost_income_ratio, fiscal_year: 2026, green: 80, amber: 90}
 """
+
+
+def test_check_reports_data_findings_with_exit_1(tmp_path: Path) -> None:
+    contract = """\
+sources:
+  sales:
+    time_column: period
+    columns:
+      period: {type: date, required: true}
+      amount: {type: "decimal(18,2)"%s}
+"""
+    ws = make_workspace(tmp_path / "ws", {"a.yaml": contract % ""})
+    data = tmp_path / "sales.csv"
+    data.write_text("period,amount\n2026-01-01,100\n2026-02-01,250.5\n", encoding="utf-8")
+    assert run("-w", str(ws), "load", "sales", str(data))[0] == 0
+    assert run("-w", str(ws), "check") == (0, "", "catalogue and warehouse are clean\n")
+    (ws / "metrics" / "a.yaml").write_text(contract % ", max: 200", encoding="utf-8")
+    code, out, err = run("-w", str(ws), "check")
+    assert (code, err) == (1, "1 finding(s)\n")
+    assert out == (
+        "data/warehouse.duckdb: source 'sales': 1 row(s) where amount is above the maximum 200 "
+        "(e.g. '250.50')\n"
+    )
