@@ -116,3 +116,25 @@ def loaded(workspace: Path, soekpi: Invoke, tmp_path: Path) -> Path:
         result = soekpi("load", source, write_csv(tmp_path, f"{source}.csv", text))
         assert result.exit_code == 0, result.output
     return workspace
+
+
+# The same ledger without B's March cost: it arrives late (LATE_COST), a restatement of Q1.
+#   Before: A revenue 300, cost 150; B revenue 600, cost 300; G (A + B) revenue 900, cost 450.
+#   After:  B cost 300 + 150 = 450; G cost 450 + 150 = 600.
+LATE_COST = "entity_id,period,account,amount\nB,2026-03-01,cost,150.00\n"
+LEDGER_WITHOUT_LATE_COST = Q1_LEDGER.replace("B,2026-03-01,cost,150.00\n", "")
+
+
+@pytest.fixture
+def published(
+    workspace: Path, soekpi: Invoke, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Path:
+    """The workspace with Q1 loaded (B's March cost still missing) and its report run written
+    to out/FY2026-Q1; returns the run folder."""
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", "1775000000")
+    for source, text in (("entities", ENTITIES), ("financials", LEDGER_WITHOUT_LATE_COST)):
+        result = soekpi("load", source, write_csv(tmp_path, f"{source}.csv", text))
+        assert result.exit_code == 0, result.output
+    result = soekpi("report", "--cycle", "FY2026-Q1")
+    assert result.exit_code == 0, result.output
+    return workspace / "out" / "FY2026-Q1"

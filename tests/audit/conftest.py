@@ -1,5 +1,5 @@
 """Fixtures of the audit tests (defined in audit_workspace.py, a uniquely named module)."""
 
-from audit_workspace import loaded, soekpi, workspace
+from audit_workspace import loaded, published, soekpi, workspace
 
-__all__ = ["loaded", "soekpi", "workspace"]
+__all__ = ["loaded", "published", "soekpi", "workspace"]
