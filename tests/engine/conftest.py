@@ -1,0 +1,28 @@
+"""Fixtures of the engine tests: the golden warehouse (engine_workspace.py) computed once."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from engine_workspace import build_golden
+
+from soekpi.calendar import parse_cycle
+from soekpi.catalogue.model import Catalogue
+from soekpi.engine import KpiResult, compute
+from soekpi.workspace import Workspace
+
+GOLDEN_CYCLES = ("FY2025-Q4", "FY2026-Q1", "FY2026-Q2", "FY2026-Q4")
+
+
+@pytest.fixture(scope="session")
+def golden(tmp_path_factory: pytest.TempPathFactory) -> tuple[Workspace, Catalogue]:
+    """The golden workspace and its catalogue (the warehouse is filled)."""
+    return build_golden(Path(tmp_path_factory.mktemp("golden")) / "ws")
+
+
+@pytest.fixture(scope="session")
+def result(golden: tuple[Workspace, Catalogue]) -> KpiResult:
+    """Every KPI of the golden catalogue for every entity and GOLDEN_CYCLES."""
+    ws, catalogue = golden
+    return compute(ws, catalogue, [parse_cycle(c) for c in GOLDEN_CYCLES])
