@@ -230,6 +230,16 @@ def _binder_message(message: str, source: str, columns: list[str]) -> str:
     return _first_line(message)
 
 
+def _view_message(message: str) -> str:
+    """One readable line from DuckDB's error about a view's SQL."""
+    column = re.search(r'Referenced column "([^"]+)" not found', message)
+    if column:
+        candidate = re.search(r'Candidate bindings: "([^"]+)"', message)
+        hint = f" (did you mean '{candidate[1]}'?)" if candidate else ""
+        return f"column '{column[1]}' does not exist in the sources it reads{hint}"
+    return _first_line(message)
+
+
 class _Binder:
     """An in-memory DuckDB holding empty tables and views of the catalogue, locked down."""
 
@@ -318,7 +328,7 @@ def _create_views(
                     for name, kind in binder.describe(f"SELECT * FROM {quote(view_id)}")
                 }
             except binder.error as exc:
-                problems.append(SqlProblem("source", view_id, "sql", _first_line(str(exc))))
+                problems.append(SqlProblem("source", view_id, "sql", _view_message(str(exc))))
     for view_id in sorted(pending):
         problems.append(
             SqlProblem(

@@ -124,8 +124,8 @@ CASES = {
     ),
     "view with an unknown column": (
         view("select entity_id, amout from financials"),
-        "metrics/zz.yaml:3: source 'extra_view': sql: Referenced column \"amout\" not found in "
-        "FROM clause",
+        "metrics/zz.yaml:3: source 'extra_view': sql: column 'amout' does not exist in the "
+        "sources it reads (did you mean 'amount'?)",
     ),
     "view without its time column": (
         view("select entity_id from financials", "    time_column: period\n"),
