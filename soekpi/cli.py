@@ -264,8 +264,10 @@ def catalogue_docs(
 def report(
     cycle: CycleOpt,
     out: Annotated[
-        Path | None, typer.Option("--out", "-o", help="Write the run under this folder "
-                                  "(default: the workspace 'output').")
+        Path | None,
+        typer.Option(
+            "--out", "-o", help="Write the run under this folder (default: the workspace 'output')."
+        ),
     ] = None,
     formats: Annotated[
         str, typer.Option("--format", "-f", help="Report files to write: html, md or html,md.")
@@ -274,8 +276,12 @@ def report(
         str | None, typer.Option("--lang", help="en or zh-CN (default: the workspace 'language').")
     ] = None,
     fail_on: Annotated[
-        str | None, typer.Option("--fail-on", help="Exit 1 when a KPI of the root entity is red "
-                                 "(red) or red or amber (amber), after the run is written.")
+        str | None,
+        typer.Option(
+            "--fail-on",
+            help="Exit 1 when a KPI of the root entity is red (red), or red or amber (amber); "
+            "the run is written either way.",
+        ),
     ] = None,
     force: Annotated[
         bool, typer.Option("--force", help="Replace an existing run (kept as <cycle>.prev).")
@@ -295,12 +301,15 @@ def report(
     if fail_on is not None:
         _choice(fail_on, FAIL_ON, "--fail-on")
     ws = _workspace()
-    run = write_report(ws, load_catalogue(ws), cycle, out=out, formats=formats.split(","),
-                       lang=lang, force=force)
+    run = write_report(
+        ws, load_catalogue(ws), cycle, out=out, formats=formats.split(","), lang=lang, force=force
+    )
     console.write(str(run.path))
     if run.fails(fail_on):
-        console.info(f"--fail-on {fail_on}: a KPI of the root entity is {fail_on}"
-                     + (" or red" if fail_on == "amber" else ""))
+        console.info(
+            f"--fail-on {fail_on}: a KPI of the root entity is {fail_on}"
+            + (" or red" if fail_on == "amber" else "")
+        )
         raise typer.Exit(int(ExitCode.FINDINGS))
 
 

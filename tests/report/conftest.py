@@ -167,6 +167,13 @@ def hand_result(entity_names: dict[str, tuple[str, str | None]] | None = None) -
     return HandResult([Q1, Q2, Q3], _values(rows), missing, components, hierarchy)
 
 
+HOSTILE_NAMES = {
+    "G": ('<script>alert("x")</script> & Co', None),
+    "E1": ("North | *Power* _x_ `y`\nline", "北方|电力"),
+    "E2": ("Say \"hi\" 'there' <b>", None),
+}
+
+
 def hand_data(language: str = "en", **overrides: Any) -> Any:
     from soekpi.report.render import ReportData
 
