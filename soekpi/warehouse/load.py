@@ -227,24 +227,26 @@ class _FileLoader:
             if failure:
                 add(failure, f"not {label}", f"{prefix} || '''' || {raw} || ''' is not {label}'")
             shown_value = f"{prefix} || '''' || {value}::VARCHAR || ''''"
+            # range and list checks only for values that cast (NaN sorts above everything)
+            readable = f"{value} IS NOT NULL" + (f" AND NOT {failure}" if failure else "")
             if column.allowed is not None:
                 options = ", ".join(_typed_literal(a, column) for a in column.allowed)
                 listed = ", ".join(str(a) for a in column.allowed)
                 add(
-                    f"{value} IS NOT NULL AND {value} NOT IN ({options})",
+                    f"{readable} AND {value} NOT IN ({options})",
                     "not allowed",
                     f"{shown_value} || {literal(' is not one of ' + listed)}",
                 )
             if column.min is not None:
                 add(
-                    f"{value} < {_number(column.min)}",
+                    f"{readable} AND {value} < {_number(column.min)}",
                     "below minimum",
                     f"{prefix} || {value}::VARCHAR || "
                     f"{literal(' is below the minimum ' + _number(column.min))}",
                 )
             if column.max is not None:
                 add(
-                    f"{value} > {_number(column.max)}",
+                    f"{readable} AND {value} > {_number(column.max)}",
                     "above maximum",
                     f"{prefix} || {value}::VARCHAR || "
                     f"{literal(' is above the maximum ' + _number(column.max))}",
@@ -327,13 +329,16 @@ class _FileLoader:
             what = "primary key" if key == tuple(self.source.primary_key) else "unique column"
             text = "concat_ws(', ', " + ", ".join(f"c.{quote(k)}::VARCHAR" for k in key) + ")"
             head = literal(f"{what} ({label}) = (")
+            # NULL is no value: rows without one cannot be duplicates
+            has_key = " AND ".join(f"c.{quote(k)} IS NOT NULL" for k in key)
             checks.append(
                 f"SELECT {ROW}, {literal(label)}, 'duplicate in file', {head} || key_text || "
                 f"') appears on ' || n || ' rows of the file: ' || array_to_string("
                 f"list_slice(list_sort(rows), 1, {_SHOWN_ROWS}), ', ') || "
                 f"CASE WHEN n > {_SHOWN_ROWS} THEN ', …' ELSE '' END "
                 f"FROM (SELECT c.{ROW}, {text} AS key_text, count(*) OVER w AS n, "
-                f"list(c.{ROW}) OVER w AS rows FROM {_CLEAN} c WINDOW w AS (PARTITION BY {cols})"
+                f"list(c.{ROW}) OVER w AS rows FROM {_CLEAN} c WHERE {has_key} "
+                f"WINDOW w AS (PARTITION BY {cols})"
                 ") WHERE n > 1"
             )
             match = " AND ".join(f"t.{quote(k)} = c.{quote(k)}" for k in key)

@@ -96,17 +96,23 @@ def _check_header(columns: list[str], shown: str) -> None:
 
 def _text_header(path: Path, shown: str, delimiter: str) -> list[str]:
     """The header of a CSV/TSV file, checked to be UTF-8 text."""
+    with path.open("rb") as handle:
+        data = handle.read(1 << 16)
+        whole = not handle.read(1)
+    if b"\x00" in data:
+        raise InputError("not a text file (it holds NUL bytes)", Location(shown))
     try:
-        with path.open(encoding="utf-8-sig", newline="") as handle:
-            head = handle.read(1 << 16)
-    except UnicodeDecodeError:
-        raise InputError(
-            "not UTF-8 text; save the file as UTF-8 and load it again", Location(shown)
-        ) from None
+        head = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        cut_at_end = not whole and exc.start >= len(data) - 3  # a character split by the read
+        if not cut_at_end:
+            line = data[: exc.start].count(b"\n") + 1
+            raise InputError(
+                "not UTF-8 text; save the file as UTF-8 and load it again", Location(shown, line)
+            ) from None
+        head = data[: exc.start].decode("utf-8-sig")
     if not head.strip():
         raise InputError("the file is empty", Location(shown))
-    if "\x00" in head:
-        raise InputError("not a text file (it holds NUL bytes)", Location(shown))
     first = next(csv.reader(head.splitlines()[:1], delimiter=delimiter), [])
     columns = [c.strip() for c in first]
     _check_header(columns, shown)
@@ -170,10 +176,10 @@ def _read_xlsx(con: duckdb.DuckDBPyConnection, path: Path, shown: str, table: st
     columns = list(frame.columns)
     _check_header(columns, shown)
     frame = frame.with_columns(pl.all().cast(pl.String)).with_row_index(ROW, offset=2)
-    relation = con.from_arrow(frame.__arrow_c_stream__())
     blank = " and ".join(f"{quote(c)} is null" for c in columns)
     view = f"{table}_src"
-    relation.create_view(view)
+    # a registered Arrow stream lives in this connection only (a view would be stored)
+    con.register(view, frame.__arrow_c_stream__())
     try:
         select = ", ".join(quote(c) for c in columns)
         con.execute(
@@ -181,7 +187,7 @@ def _read_xlsx(con: duckdb.DuckDBPyConnection, path: Path, shown: str, table: st
             f"select {select}, {ROW}::BIGINT as {ROW} from {quote(view)} where not ({blank})"
         )
     finally:
-        con.execute(f"drop view if exists {quote(view)}")
+        con.unregister(view)
 
 
 def read_raw(con: duckdb.DuckDBPyConnection, path: Path, shown: str, table: str) -> RawFile:
