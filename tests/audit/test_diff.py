@@ -335,3 +335,44 @@ def test_relative_change_from_zero_is_a_change_without_a_ratio(tmp_path: Path) -
     # a huge tolerance still lets 0 → -3 through: nothing is "relative to 0"
     (row,) = diff_runs(a, b, tolerance=1e9).rows
     assert (row.entity, row.absolute_change, row.relative_change) == ("E2", -3.0, None)
+
+
+def test_kpi_filter_narrows_definitions_and_sources_to_what_the_kpi_uses(tmp_path: Path) -> None:
+    def kpis(margin_green: float, staff_hash: str) -> dict[str, dict[str, Any]]:
+        staff = {"id": "staff", "measures": {"heads": {"source": "workforce"}}, "inputs": {}}
+        score = {"id": "score", "measures": {}, "inputs": {"margin": "x"}}
+        return {
+            "margin": {"sha256": f"m{margin_green}", "definition": _definition(margin_green, 5.0)},
+            "staff": {"sha256": staff_hash, "definition": staff},
+            "score": {"sha256": "s", "definition": score},
+        }
+
+    rows = [("E1", "margin", 1.0, "red"), ("E1", "staff", 2.0, "red"), ("E1", "score", 3.0, "red")]
+    a = write_run(
+        tmp_path / "a",
+        rows,
+        kpis=kpis(10.0, "w1"),
+        sources={
+            "financials": {"rows": 1, "sha256": "f1"},
+            "workforce": {"rows": 1, "sha256": "w1"},
+        },
+    )
+    b = write_run(
+        tmp_path / "b",
+        rows,
+        kpis=kpis(9.0, "w2"),
+        sources={
+            "financials": {"rows": 2, "sha256": "f2"},
+            "workforce": {"rows": 2, "sha256": "w2"},
+        },
+    )
+    everything = diff_runs(a, b)
+    assert [d.kpi for d in everything.definitions] == ["margin", "staff"]
+    assert [s.source for s in everything.sources] == ["financials", "workforce"]
+    # score is computed from margin, which reads financials: staff and workforce drop out
+    narrowed = diff_runs(a, b, kpi="score")
+    assert [d.kpi for d in narrowed.definitions] == ["margin"]
+    assert [s.source for s in narrowed.sources] == ["financials"]
+    staff_only = diff_runs(a, b, kpi="staff")
+    assert [d.kpi for d in staff_only.definitions] == ["staff"]
+    assert [s.source for s in staff_only.sources] == ["workforce"]
