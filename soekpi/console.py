@@ -33,8 +33,14 @@ def out_console() -> Console:
     from rich.console import Console
 
     tty = _colour_allowed(sys.stdout)
-    return Console(file=sys.stdout, no_color=not tty, force_terminal=tty, highlight=False,
-                   soft_wrap=not tty, width=None if tty else 200)
+    return Console(
+        file=sys.stdout,
+        no_color=not tty,
+        force_terminal=tty,
+        highlight=False,
+        soft_wrap=not tty,
+        width=None if tty else 200,
+    )
 
 
 def err_console() -> Console:
@@ -42,8 +48,9 @@ def err_console() -> Console:
     from rich.console import Console
 
     tty = _colour_allowed(sys.stderr)
-    return Console(file=sys.stderr, no_color=not tty, force_terminal=tty, highlight=False,
-                   soft_wrap=True)
+    return Console(
+        file=sys.stderr, no_color=not tty, force_terminal=tty, highlight=False, soft_wrap=True
+    )
 
 
 def write(text: str) -> None:
@@ -102,9 +109,15 @@ def progress(label: str, total: float | None = None) -> Iterator[Progress]:
     if _quiet or not _colour_allowed(sys.stderr):
         yield Progress()
         return
-    from rich.progress import BarColumn, Progress as RichProgress, TextColumn, TimeElapsedColumn
+    from rich.progress import BarColumn, TextColumn, TimeElapsedColumn
+    from rich.progress import Progress as RichProgress
 
-    with RichProgress(TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn(),
-                      console=err_console(), transient=True) as bar:
+    with RichProgress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        TimeElapsedColumn(),
+        console=err_console(),
+        transient=True,
+    ) as bar:
         task = bar.add_task(label, total=total)
         yield Progress(bar, task)

@@ -72,13 +72,16 @@ class CatalogueError(InputError):
 
     def __init__(self, problems: list[Problem]) -> None:
         super().__init__(f"{len(problems)} problem(s) in the catalogue")
-        self._problems = sorted(
-            problems, key=lambda p: (p.location or Location(""), p.message)
-        )
+        self._problems = sorted(problems, key=_problem_order)
 
     @property
     def problems(self) -> list[Problem]:
         return self._problems
+
+
+def _problem_order(problem: Problem) -> tuple[str, int, str]:
+    where = problem.location or Location("")
+    return (where.file, where.line or 0, problem.message)
 
 
 class ClosedCycleError(InputError):
