@@ -230,9 +230,8 @@ def close(
     else:
         done = close_cycle(ws, cycle, reason)
         manifest = f"; manifest sha256 {done.manifest_sha256}" if done.manifest_sha256 else ""
-        console.info(
-            f"closed {done.cycle} ({done.start_date}..{done.end_date}) by {done.closed_by}{manifest}"
-        )
+        dates = f"{done.start_date}..{done.end_date}"
+        console.info(f"closed {done.cycle} ({dates}) by {done.closed_by}{manifest}")
 
 
 @app.command("catalogue-docs")
