@@ -331,15 +331,16 @@ class _FileLoader:
             head = literal(f"{what} ({label}) = (")
             # NULL is no value: rows without one cannot be duplicates
             has_key = " AND ".join(f"c.{quote(k)} IS NOT NULL" for k in key)
+            same_key = " AND ".join(f"d.{quote(k)} = c.{quote(k)}" for k in key)
+            # group first (duplicates are rare), then join back the few rows that have them
             checks.append(
-                f"SELECT {ROW}, {literal(label)}, 'duplicate in file', {head} || key_text || "
-                f"') appears on ' || n || ' rows of the file: ' || array_to_string("
-                f"list_slice(list_sort(rows), 1, {_SHOWN_ROWS}), ', ') || "
-                f"CASE WHEN n > {_SHOWN_ROWS} THEN ', …' ELSE '' END "
-                f"FROM (SELECT c.{ROW}, {text} AS key_text, count(*) OVER w AS n, "
-                f"list(c.{ROW}) OVER w AS rows FROM {_CLEAN} c WHERE {has_key} "
-                f"WINDOW w AS (PARTITION BY {cols})"
-                ") WHERE n > 1"
+                f"SELECT c.{ROW}, {literal(label)}, 'duplicate in file', {head} || {text} || "
+                f"') appears on ' || d.n || ' rows of the file: ' || array_to_string("
+                f"d.rows[1:{_SHOWN_ROWS}], ', ') || "
+                f"CASE WHEN d.n > {_SHOWN_ROWS} THEN ', …' ELSE '' END "
+                f"FROM {_CLEAN} c JOIN (SELECT {cols}, count(*) AS n, "
+                f"list_sort(list({ROW})) AS rows FROM {_CLEAN} c WHERE {has_key} "
+                f"GROUP BY ALL HAVING count(*) > 1) d ON {same_key}"
             )
             match = " AND ".join(f"t.{quote(k)} = c.{quote(k)}" for k in key)
             checks.append(
