@@ -86,8 +86,12 @@ def _version(value: bool) -> None:
 def _main(
     workspace: Annotated[
         Path | None,
-        typer.Option("--workspace", "-w", help="The workspace folder (else $SOEKPI_WORKSPACE, "
-                     "else the nearest folder upwards holding soekpi.yaml)."),
+        typer.Option(
+            "--workspace",
+            "-w",
+            help="The workspace folder (else $SOEKPI_WORKSPACE, "
+            "else the nearest folder upwards holding soekpi.yaml).",
+        ),
     ] = None,
     debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks of errors.")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Only errors on stderr.")] = False,
@@ -108,8 +112,10 @@ def _workspace() -> Any:
 
 # Shared options, defined once.
 CycleOpt = Annotated[
-    str, typer.Option("--cycle", "-c", help="FY2026, FY2026-H1, FY2026-Q3, FY2026-M07, latest "
-                      "or previous.")
+    str,
+    typer.Option(
+        "--cycle", "-c", help="FY2026, FY2026-H1, FY2026-Q3, FY2026-M07, latest or previous."
+    ),
 ]
 FormatOpt = Annotated[str, typer.Option("--format", "-f", help="table, json or csv.")]
 
@@ -124,8 +130,9 @@ def _choice(value: str, allowed: tuple[str, ...], option: str) -> str:
 @_handled
 def init(
     directory: Annotated[Path, typer.Argument(help="The new workspace folder.")],
-    demo: Annotated[bool, typer.Option("--demo", help="Fill the warehouse with a synthetic "
-                                       "SOE group.")] = False,
+    demo: Annotated[
+        bool, typer.Option("--demo", help="Fill the warehouse with a synthetic SOE group.")
+    ] = False,
     seed: Annotated[int, typer.Option("--seed", help="Demo seed: same seed, same data.")] = 42,
     scale: Annotated[float, typer.Option("--scale", help="Demo size multiplier.")] = 1.0,
 ) -> None:
@@ -161,7 +168,9 @@ def check() -> None:
 
 @app.command()
 @_handled
-def kpis(kpi: Annotated[str | None, typer.Argument(help="One KPI id to show in full.")] = None) -> None:
+def kpis(
+    kpi: Annotated[str | None, typer.Argument(help="One KPI id to show in full.")] = None,
+) -> None:
     """List the KPI catalogue, or show one KPI in full with its resolved formula.
 
     Example: soekpi kpis revenue_per_employee
@@ -171,8 +180,9 @@ def kpis(kpi: Annotated[str | None, typer.Argument(help="One KPI id to show in f
 
     ws = _workspace()
     catalogue = load_catalogue(ws)
-    console.print_table(kpi_detail(catalogue, kpi, ws.language) if kpi
-                        else kpi_table(catalogue, ws.language))
+    console.print_table(
+        kpi_detail(catalogue, kpi, ws.language) if kpi else kpi_table(catalogue, ws.language)
+    )
 
 
 @app.command()
@@ -316,12 +326,20 @@ def report(
 @_handled
 def load(
     source: Annotated[str, typer.Argument(help="The source to load into, e.g. financials.")],
-    files: Annotated[list[Path], typer.Argument(help="CSV, TSV, Parquet, JSON/NDJSON or XLSX "
-                                                "files (by extension).")],
-    mode: Annotated[str, typer.Option("--mode", help="append, or replace: restate the "
-                                      "(entity, month) pairs (or keys) in the files.")] = "append",
-    wait: Annotated[float, typer.Option("--wait", help="Wait up to SECONDS for another "
-                                        "writer to finish.")] = 0.0,
+    files: Annotated[
+        list[Path],
+        typer.Argument(help="CSV, TSV, Parquet, JSON/NDJSON or XLSX files (by extension)."),
+    ],
+    mode: Annotated[
+        str,
+        typer.Option(
+            "--mode",
+            help="append, or replace: restate the (entity, month) pairs (or keys) in the files.",
+        ),
+    ] = "append",
+    wait: Annotated[
+        float, typer.Option("--wait", help="Wait up to SECONDS for another writer to finish.")
+    ] = 0.0,
 ) -> None:
     """Load extract files into a source, checking every row against its contract.
 
@@ -344,8 +362,9 @@ def load(
 @app.command()
 @_handled
 def cycles(
-    latest: Annotated[bool, typer.Option("--latest", help="Print only the name of the latest "
-                                         "complete quarter.")] = False,
+    latest: Annotated[
+        bool, typer.Option("--latest", help="Print only the name of the latest complete quarter.")
+    ] = False,
 ) -> None:
     """List the fiscal quarters that have data, with each source's coverage and whether the
     quarter is closed. Monthly sources show entities reporting/expected and months complete.
@@ -366,8 +385,11 @@ def compute(
     cycle: CycleOpt,
     entity: Annotated[
         list[str] | None,
-        typer.Option("--entity", "-e", help="Only this entity (repeatable; default: every "
-                     "entity of the hierarchy)."),
+        typer.Option(
+            "--entity",
+            "-e",
+            help="Only this entity (repeatable; default: every entity of the hierarchy).",
+        ),
     ] = None,
     kpi: Annotated[
         list[str] | None,
