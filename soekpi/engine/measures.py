@@ -104,6 +104,11 @@ def evaluate_measures(
         except duckdb.Error as exc:
             source = catalogue.sources.get(query.source)
             raise _failure(source, f"source '{query.source}'", exc) from None
+        except SoekpiError as exc:  # another engine's failure (Spark), already translated
+            source = catalogue.sources.get(query.source)
+            raise type(exc)(
+                f"source '{query.source}': {exc.message}", source.location if source else None
+            ) from None
         names = {f"m{i}": m for i, m in enumerate(query.measures)}
         if query.coverage:
             is_cov = pl.col("window_kind") == COVERAGE

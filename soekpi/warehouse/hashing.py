@@ -62,6 +62,10 @@ def source_fingerprints(
 ) -> dict[str, dict[str, Any]]:
     """``{source_id: {"rows": n, "sha256": hex}}`` for every table source (views have no data
     of their own), sorted by id. A table not created yet counts as empty."""
+    if getattr(con, "engine", "duckdb") == "spark":
+        from soekpi.warehouse.spark import spark_fingerprints
+
+        return spark_fingerprints(con, catalogue)  # type: ignore[arg-type]
     tables = existing_tables(con)
     return {
         source.id: _fingerprint(con, source, source.table_name in tables)

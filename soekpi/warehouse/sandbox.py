@@ -5,7 +5,9 @@ It is a read-only DuckDB connection to the warehouse file with external access s
 (no ``read_csv``, ``COPY … TO``, ``ATTACH``, ``INSTALL``/``LOAD``) and the configuration
 locked, so that no statement can switch those settings back on. Nothing run on it can write
 to the warehouse or read a file outside it; temporary objects live in memory and vanish when
-the connection closes.
+the connection closes. On a Spark workspace it is a
+:class:`~soekpi.warehouse.spark.SparkReader` (the same read-only calls; every statement is
+checked on its syntax tree before it is sent).
 """
 
 from __future__ import annotations
@@ -37,6 +39,13 @@ def sandbox(ws: Workspace, wait: float = 0) -> Iterator[duckdb.DuckDBPyConnectio
         with sandbox(ws) as con:
             rows = con.sql("select count(*) from financials").fetchall()
     """
+    if ws.warehouse.engine == "spark":
+        # Spark has no read-only connection: the reader checks each statement's syntax tree.
+        from soekpi.warehouse.spark import spark_reader
+
+        with spark_reader(ws) as reader:
+            yield reader  # type: ignore[misc]
+        return
     with open_warehouse(ws, write=False, wait=wait) as con:
         con.execute(_LOCK_DOWN)
         yield con
