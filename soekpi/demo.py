@@ -254,6 +254,13 @@ def unit_counts(scale: float) -> list[int]:
     return counts
 
 
+def projects_factor(scale: float) -> float:
+    """How many more projects a business unit runs at large scales: 1 up to scale 100,
+    rising linearly to 2.3 at scale 1200 and staying there, so that at benchmark sizes
+    ``project_progress`` is about as large as ``financials`` (~10 M rows each at 1200)."""
+    return 1.0 + 1.3 * min(1.0, max(0.0, (scale - 100.0) / 1100.0))
+
+
 def fill_demo(
     con: Any,
     fiscal: FiscalSettings,
@@ -275,7 +282,7 @@ def fill_demo(
                 "warehouse (create a new one with 'soekpi init DIR --demo')"
             )
     first, last = demo_months(fiscal)
-    steps = _steps(_Gen(seed, first, last, unit_counts(scale)))
+    steps = _steps(_Gen(seed, first, last, unit_counts(scale), projects_factor(scale)))
     total = float(len(steps))
     con.execute("BEGIN TRANSACTION")
     try:
@@ -311,8 +318,11 @@ def _values(rows: Any) -> str:
 class _Gen:
     """What the SQL of every step needs: the seed, the months, the units per subsidiary."""
 
-    def __init__(self, seed: int, first: date, last: date, counts: list[int]) -> None:
+    def __init__(
+        self, seed: int, first: date, last: date, counts: list[int], projects: float = 1.0
+    ) -> None:
         self.seed = seed
+        self.projects = projects
         self.first = f"DATE '{first.isoformat()}'"
         next_month = date(last.year + last.month // 12, last.month % 12 + 1, 1)
         self.as_of_end = f"TIMESTAMP '{next_month.isoformat()} 00:00:00'"
@@ -538,11 +548,16 @@ def _projects_temp(g: _Gen, last_t: int) -> str:
         )
         + " END"
     )
+    # 3..15 projects per unit (× projects_factor at large scales)
+    draw = u("entity_id", "'nproj'")
+    count = f"4 + floor({draw} * 13)::INT"
+    if g.projects != 1.0:
+        count = f"1 + floor((3 + floor({draw} * 13)) * {g.projects!r})::INT"
     return f"""
 CREATE TEMP TABLE _demo_projects AS
 WITH counted AS (
   SELECT entity_id, size, first_t,
-         unnest(range(1, 4 + floor({u("entity_id", "'nproj'")} * 13)::INT)) AS k
+         unnest(range(1, {count})) AS k
   FROM _demo_units
 ), keyed AS (
   SELECT *, 'P' || substr(entity_id, 2) || '-' || lpad(k::VARCHAR, 2, '0') AS project_id
