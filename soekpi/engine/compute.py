@@ -93,7 +93,7 @@ def compute(
     from soekpi.engine.completeness import check_completeness
     from soekpi.engine.kpis import compute_kpis
     from soekpi.engine.measures import evaluate_measures, read_entities
-    from soekpi.engine.plan import plan_measures
+    from soekpi.engine.plan import closure_sql, plan_measures
     from soekpi.warehouse.sandbox import sandbox
 
     for kpi_id in kpis or []:
@@ -131,7 +131,19 @@ def compute(
             [e for e in hierarchy.ids if e in set(entities)] if entities else hierarchy.ids
         )
         closure = hierarchy.closure(wanted_entities)
-        plan = plan_measures(catalogue, measure_windows, closure, sorted(source_windows))
+        entities_source = catalogue.sources["entities"]
+        # The closure as SQL: inlined pairs of tens of thousands of entities took seconds
+        # to parse in every source query (benchmarks/README.md).
+        closure_query = (
+            closure
+            if entities_source.is_view
+            else closure_sql(
+                entities_source,
+                max(hierarchy.depth.values(), default=0),
+                wanted_entities if entities else None,
+            )
+        )
+        plan = plan_measures(catalogue, measure_windows, closure_query, sorted(source_windows))
         measures = evaluate_measures(con, catalogue, plan, progress)
 
     completeness = check_completeness(measures.coverage, source_windows, closure)

@@ -11,8 +11,9 @@ and every window, in three steps that keep the expensive part to one scan of the
    When the time column is a DATE it is grouped as it is and truncated to the month on the
    (much smaller) grouped result.
 2. **over the hierarchy and the windows** — that small result is joined to the entity
-   closure (ancestor, descendant; inlined as VALUES) and to the windows (window_cycle,
-   window_kind, first and last month) and the partials are combined per (ancestor, window).
+   closure (ancestor, descendant: parent_id joins in SQL, see :func:`closure_sql`, so that
+   its size never reaches the SQL text) and to the windows (window_cycle, window_kind,
+   first and last month) and the partials are combined per (ancestor, window).
    ``closing`` and ``average`` are first computed per entity and window, then added up over
    the subtree.
 3. **one row per (entity, window)** — a grid of every ancestor × window, left-joined to the
@@ -119,10 +120,41 @@ class _Group:
         return len(self.partials) - 1
 
 
+def closure_sql(entities: Source, depth: int, ancestors: Sequence[str] | None = None) -> str:
+    """A query of every (ancestor, descendant) pair of the hierarchy, (e, e) included, built
+    from ``depth`` + 1 levels of parent_id joins over the ``entities`` table (``depth``: the
+    deepest entity's depth, 0 at the top), restricted to ``ancestors`` when given.
+
+    It gives the pairs of :meth:`Hierarchy.closure` without putting them in the SQL text
+    (tens of thousands of entities made a VALUES list whose parsing alone took seconds). As in
+    :func:`build_hierarchy`, a parent that is not an entity, or the entity itself, ends the
+    chain; loops are refused before any plan is made.
+    """
+    table = quote(entities.table_name)
+    entity, parent = "CAST(entity_id AS VARCHAR)", "CAST(parent_id AS VARCHAR)"
+    known = f"SELECT {entity} FROM {table} WHERE entity_id IS NOT NULL"
+    rows = (
+        f"(SELECT {entity} AS id, CASE WHEN {parent} <> {entity} AND {parent} IN ({known}) "
+        f"THEN {parent} END AS parent FROM {table} WHERE entity_id IS NOT NULL)"
+    )
+    levels = [f"SELECT e0.id AS ancestor, e0.id AS descendant FROM {rows} AS e0"]
+    for k in range(1, depth + 1):
+        joins = "".join(f" JOIN {rows} AS e{j} ON e{j}.id = e{j - 1}.parent" for j in range(1, k))
+        levels.append(
+            f"SELECT e{k - 1}.parent AS ancestor, e0.id AS descendant FROM {rows} AS e0{joins} "
+            f"WHERE e{k - 1}.parent IS NOT NULL"
+        )
+    where = ""
+    if ancestors is not None:
+        wanted = ", ".join(literal(a) for a in sorted(set(ancestors)))
+        where = f" WHERE ancestor IN ({wanted})" if wanted else " WHERE false"
+    return f"SELECT ancestor, descendant FROM ({' UNION ALL '.join(levels)}) AS pairs{where}"
+
+
 def plan_measures(
     catalogue: Catalogue,
     windows: Mapping[str, Iterable[Window]],
-    closure: Sequence[tuple[str, str]],
+    closure: Sequence[tuple[str, str]] | str,
     coverage_sources: Iterable[str] = (),
 ) -> list[SourceQuery]:
     """One :class:`SourceQuery` per source of the measures in ``windows``.
@@ -130,8 +162,9 @@ def plan_measures(
     ``windows`` maps each needed measure id to the windows it is needed for (a source's query
     computes all its measures for the union of their windows); ``closure`` is every
     (ancestor, descendant) pair of the hierarchy including (e, e), restricted to the
-    ancestors whose values are wanted; ``coverage_sources`` are the monthly sources whose
-    month coverage completeness needs.
+    ancestors whose values are wanted — as pairs, or as a query that returns them
+    (:func:`closure_sql`); ``coverage_sources`` are the monthly sources whose month coverage
+    completeness needs.
     """
     by_source: dict[str, list[Measure]] = {}
     source_windows: dict[str, set[Window]] = {}
@@ -203,7 +236,7 @@ def _source_query(
     source: Source,
     measures: list[Measure],
     windows: list[Window],
-    closure: Sequence[tuple[str, str]],
+    closure: Sequence[tuple[str, str]] | str,
     coverage: bool,
 ) -> SourceQuery:
     table = quote(source.id) if source.is_view else quote(source.table_name)
@@ -213,12 +246,15 @@ def _source_query(
     bound = max((w.end for w in windows), default=None)
 
     ctes = _view_ctes(catalogue, source) if source.is_view else []
-    pairs = sorted(set(closure)) or [("", "")]
-    ctes.append(
-        "__closure AS (SELECT * FROM (VALUES "
-        + _values((literal(a), literal(d)) for a, d in pairs)
-        + ") AS c(ancestor, descendant))"
-    )
+    if isinstance(closure, str):
+        ctes.append(f"__closure AS ({closure})")
+    else:
+        pairs = sorted(set(closure)) or [("", "")]
+        ctes.append(
+            "__closure AS (SELECT * FROM (VALUES "
+            + _values((literal(a), literal(d)) for a, d in pairs)
+            + ") AS c(ancestor, descendant))"
+        )
     if group_wide:
         ctes.append("__everyone AS (SELECT DISTINCT ancestor, '' AS descendant FROM __closure)")
     window_rows = [
