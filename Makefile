@@ -18,8 +18,7 @@ $(STAMP): pyproject.toml
 demo: venv
 	rm -rf $(DEMO)
 	$(BIN)/soekpi init $(DEMO) --demo
-	$(BIN)/soekpi -w $(DEMO) report --cycle latest --force
-	@echo "The demo report: $$(pwd)/$(DEMO)/out/$$($(BIN)/soekpi -w $(DEMO) cycles --latest)/report.html"
+	@echo "The demo report: $$($(BIN)/soekpi -w $(DEMO) report --cycle latest --force)/report.html"
 
 test: venv
 	$(BIN)/python -m pytest
