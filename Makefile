@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 DEMO   ?= demo
 
-.PHONY: venv demo test lint bench docs clean
+.PHONY: venv demo test lint bench docs clean spark-deps
 
 venv: $(STAMP)
 
@@ -20,8 +20,15 @@ demo: venv
 	$(BIN)/soekpi init $(DEMO) --demo
 	@echo "The demo report: $$($(BIN)/soekpi -w $(DEMO) report --cycle latest --force)/report.html"
 
-test: venv
+test: venv spark-deps
 	$(BIN)/python -m pytest
+
+# The Spark tests (marker 'spark') need pyspark + pyarrow and Java 17+: the extra is
+# installed once when java is on PATH; without it those tests skip with the reason.
+SPARK_STAMP := $(VENV)/.spark-installed
+spark-deps: venv
+	@if [ -f $(SPARK_STAMP) ] || ! command -v java >/dev/null 2>&1; then :; else \
+	  $(BIN)/python -m pip install --quiet -e '.[spark]' && touch $(SPARK_STAMP); fi
 
 lint: venv
 	$(BIN)/ruff check soekpi tests benchmarks
