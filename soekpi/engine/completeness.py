@@ -10,10 +10,11 @@ rows makes every entity incomplete.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from soekpi.engine.hierarchy import Hierarchy
 from soekpi.engine.plan import Window
 
 if TYPE_CHECKING:
@@ -31,52 +32,45 @@ class Completeness:
 
 
 def check_completeness(
+    gaps: pl.DataFrame,
     coverage: pl.DataFrame,
     windows: Mapping[str, Iterable[Window]],
-    closure: Sequence[tuple[str, str]],
+    hierarchy: Hierarchy,
+    wanted: Iterable[str],
 ) -> Completeness:
-    """Missing months and incomplete flags from the month coverage of monthly sources.
+    """Missing months and incomplete flags from the gaps the plan's queries found.
 
-    ``coverage``: source, entity, month (entity "" for a group-wide source); ``windows``: the
-    windows each monthly source is read over; ``closure``: (ancestor, descendant) pairs.
+    ``gaps``: source, entity, window_kind, window_cycle, first_month (entity "" for a
+    group-wide source); ``coverage``: source, entity, month of those entities; ``windows``:
+    the windows each monthly source is read over; ``wanted``: the entities computed.
     """
     import polars as pl
 
-    first = coverage.group_by("source", "entity").agg(pl.col("month").min().alias("first"))
-    earliest = {
-        row["source"]: row["first"]
-        for row in first.group_by("source").agg(pl.col("first").min()).iter_rows(named=True)
-    }
-    expected_rows = [
-        (source, w.kind, w.cycle, month)
-        for source in sorted(windows)
-        if source in earliest
-        for w in sorted(set(windows[source]))
-        for month in w.months(since=earliest[source])
-    ]
-    expected = pl.DataFrame(
-        expected_rows,
+    known = set(hierarchy.depth)
+    bounds = pl.DataFrame(
+        [
+            (source, w.kind, w.cycle, w.first_month, w.last_month)
+            for source in sorted(windows)
+            for w in sorted(set(windows[source]))
+        ],
         schema={
             "source": pl.String,
             "window_kind": pl.String,
             "window_cycle": pl.String,
-            "month": pl.Date,
+            "window_first": pl.Date,
+            "window_last": pl.Date,
         },
         orient="row",
     )
-    pairs = pl.DataFrame(
-        list(closure), schema={"ancestor": pl.String, "entity": pl.String}, orient="row"
-    )
-    known = pairs.select("entity").unique()
-    reporters = pl.concat(
-        [
-            first.join(known, on="entity", how="semi"),
-            first.filter(pl.col("entity") == ""),  # group-wide sources
-        ]
-    )
+    relevant = gaps.filter(pl.col("entity").is_in(known) | (pl.col("entity") == ""))
     missing = (
-        reporters.join(expected, on="source", how="inner")
-        .filter(pl.col("month") >= pl.col("first"))
+        relevant.join(bounds, on=["source", "window_kind", "window_cycle"])
+        .with_columns(
+            month=pl.date_ranges(
+                pl.max_horizontal("first_month", "window_first"), "window_last", "1mo"
+            )
+        )
+        .explode("month")
         .join(coverage, on=["source", "entity", "month"], how="anti")
         .select(
             "source",
@@ -87,14 +81,29 @@ def check_completeness(
         )
         .sort("source", "entity", "window_kind", "window_cycle", "month", nulls_last=True)
     )
-    windowed = missing.select("source", "window_kind", "window_cycle", "entity").unique()
-    everyone = pairs.select(pl.col("ancestor").unique().alias("entity"))
-    flags = pl.concat(
-        [
-            windowed.filter(pl.col("entity").is_not_null())
-            .join(pairs, on="entity")
-            .select("source", "window_kind", "window_cycle", pl.col("ancestor").alias("entity")),
-            windowed.filter(pl.col("entity").is_null()).drop("entity").join(everyone, how="cross"),
-        ]
-    ).unique()
+    targets = set(wanted)
+    parents = {e.entity_id: e.parent_id for e in hierarchy.entities}
+    flagged: set[tuple[str, str, str, str]] = set()
+    for source, entity, kind, cycle in relevant.select(
+        "source", "entity", "window_kind", "window_cycle"
+    ).iter_rows():
+        if entity == "":  # a group-wide source: everyone
+            flagged.update((source, kind, cycle, e) for e in targets)
+            continue
+        current: str | None = entity
+        while current is not None and current in known:
+            if current in targets:
+                flagged.add((source, kind, cycle, current))
+            parent = parents.get(current)
+            current = parent if parent != current else None
+    flags = pl.DataFrame(
+        sorted(flagged),
+        schema={
+            "source": pl.String,
+            "window_kind": pl.String,
+            "window_cycle": pl.String,
+            "entity": pl.String,
+        },
+        orient="row",
+    )
     return Completeness(missing=missing, flags=flags)

@@ -175,7 +175,8 @@ def compute_kpis(
 ) -> KpiFrames:
     """Every KPI of ``kpi_ids`` (a dependency-closed list) for every entity and cycle.
 
-    ``measures``: measure, entity, window_cycle, window_kind, value (from the plan).
+    ``measures``: entity, cycle and a column ``m|<measure>|<window kind>`` per measure and
+    window (:class:`~soekpi.engine.measures.MeasureValues`).
     ``flags``: source, window_kind, window_cycle, entity — the (ancestor) entities whose
     subtree misses a month of a monthly source in that window.
     """
@@ -201,18 +202,8 @@ def compute_kpis(
         ),
     )
     keys = ["entity", "cycle"]
-    if measures.height:
-        wide = (
-            measures.with_columns(key=pl.format("m|{}|{}", "measure", "window_kind"))
-            .pivot(
-                on="key",
-                index=["entity", "window_cycle"],
-                values="value",
-                aggregate_function="first",
-            )
-            .rename({"window_cycle": "cycle"})
-        )
-        frame = frame.join(wide, on=keys, how="left")
+    if measures.width > 2:
+        frame = frame.join(measures, on=keys, how="left")
     if flags.height:
         wide_flags = (
             flags.unique()

@@ -1,7 +1,9 @@
 """Run the measure plan on the sandbox and pull only the aggregates into Polars.
 
 Transfer goes through ``pl.DataFrame(relation)`` (the Arrow PyCapsule interface), which needs
-no pyarrow; every value column is a DOUBLE by then (see :mod:`soekpi.engine.plan`).
+no pyarrow; every value column is a DOUBLE by then (see :mod:`soekpi.engine.plan`). Values
+are kept wide, one row per (entity, cycle), because that is the shape the KPI algebra works
+on: pivoting a long frame of a large group costs seconds.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from soekpi.engine.hierarchy import Entity
-from soekpi.engine.plan import COVERAGE, SourceQuery
+from soekpi.engine.plan import COVERAGE, GAP, VALUE, SourceQuery
 from soekpi.errors import InputError, RuntimeFailure, SoekpiError
 from soekpi.warehouse.schema import quote
 
@@ -28,13 +30,33 @@ ProgressFn = Callable[..., Any]
 class MeasureValues:
     """The aggregates of a plan.
 
-    ``values``: measure, entity, window_cycle, window_kind, value (Float64, null) — one row per
-    measure, entity and window the plan asked for. ``coverage``: source, entity, month (Date)
-    — the months with rows of each monthly source, per entity (group-wide sources: entity "").
+    ``values``: one row per (entity, cycle) with a Float64 column ``m|<measure>|<window
+    kind>`` per measure and window (see :meth:`long` for one row per value). ``gaps``: source,
+    entity, window_kind, window_cycle, first_month — the (entity, window) pairs in which an
+    entity misses a month of a monthly source (entity "" for a group-wide source).
+    ``coverage``: source, entity, month — the months with rows of the entities in ``gaps``.
     """
 
     values: pl.DataFrame
+    gaps: pl.DataFrame
     coverage: pl.DataFrame
+
+    def long(self) -> pl.DataFrame:
+        """measure, entity, window_cycle, window_kind, value: one row per value."""
+        import polars as pl
+
+        return (
+            self.values.unpivot(index=["entity", "cycle"], variable_name="key")
+            .with_columns(parts=pl.col("key").str.split("|"))
+            .select(
+                pl.col("parts").list.get(1).alias("measure"),
+                "entity",
+                pl.col("cycle").alias("window_cycle"),
+                pl.col("parts").list.get(2).alias("window_kind"),
+                pl.col("value").cast(pl.Float64),
+            )
+            .sort("measure", "entity", "window_cycle", "window_kind")
+        )
 
 
 def _failure(source: Source | None, what: str, exc: Exception) -> SoekpiError:
@@ -90,12 +112,13 @@ def evaluate_measures(
     plan: list[SourceQuery],
     progress: ProgressFn | None = None,
 ) -> MeasureValues:
-    """Run every query of ``plan`` on ``con`` (the sandbox) into one long frame."""
+    """Run every query of ``plan`` on ``con`` (the sandbox); only aggregates come back."""
     import duckdb
     import polars as pl
 
-    values = []
-    coverage = []
+    values: pl.DataFrame | None = None
+    gaps: list[pl.DataFrame] = []
+    coverage: list[pl.DataFrame] = []
     for done, query in enumerate(plan):
         if progress is not None:
             progress(done, len(plan), f"measures: {query.source}")
@@ -109,39 +132,53 @@ def evaluate_measures(
             raise type(exc)(
                 f"source '{query.source}': {exc.message}", source.location if source else None
             ) from None
-        names = {f"m{i}": m for i, m in enumerate(query.measures)}
         if query.coverage:
-            is_cov = pl.col("window_kind") == COVERAGE
-            coverage.append(
-                frame.filter(is_cov).select(pl.lit(query.source).alias("source"), "entity", "month")
+            gaps.append(
+                frame.filter(pl.col("part") == GAP).select(
+                    pl.lit(query.source).alias("source"),
+                    "entity",
+                    "window_kind",
+                    "window_cycle",
+                    pl.col("month").alias("first_month"),
+                )
             )
-            frame = frame.filter(~is_cov)
-        if names:
-            values.append(
-                frame.select(
-                    "entity", "window_cycle", "window_kind", pl.col(*names).cast(pl.Float64)
+            coverage.append(
+                frame.filter(pl.col("part") == COVERAGE).select(
+                    pl.lit(query.source).alias("source"), "entity", "month"
                 )
-                .rename(names)
-                .unpivot(
-                    index=["entity", "window_cycle", "window_kind"],
-                    variable_name="measure",
-                    value_name="value",
-                )
+            )
+        rows = frame.filter(pl.col("part") == VALUE)
+        for kind in sorted(set(rows["window_kind"])):
+            wide = rows.filter(pl.col("window_kind") == kind).select(
+                "entity",
+                pl.col("window_cycle").alias("cycle"),
+                *(
+                    pl.col(f"m{i}").cast(pl.Float64).alias(f"m|{m}|{kind}")
+                    for i, m in enumerate(query.measures)
+                ),
+            )
+            values = (
+                wide
+                if values is None
+                else values.join(wide, on=["entity", "cycle"], how="full", coalesce=True)
             )
     if progress is not None:
         progress(len(plan), len(plan), "measures")
-    value_schema = {
-        "measure": pl.String,
+    gap_schema = {
+        "source": pl.String,
         "entity": pl.String,
-        "window_cycle": pl.String,
         "window_kind": pl.String,
-        "value": pl.Float64,
+        "window_cycle": pl.String,
+        "first_month": pl.Date,
     }
     coverage_schema = {"source": pl.String, "entity": pl.String, "month": pl.Date}
     return MeasureValues(
-        values=pl.concat(
-            [pl.DataFrame(schema=value_schema), *(v.select(*value_schema) for v in values)]
+        values=(
+            values
+            if values is not None
+            else pl.DataFrame(schema={"entity": pl.String, "cycle": pl.String})
         ),
+        gaps=pl.concat([pl.DataFrame(schema=gap_schema), *(g.cast(gap_schema) for g in gaps)]),  # type: ignore[arg-type]
         coverage=pl.concat(
             [pl.DataFrame(schema=coverage_schema), *(c.cast(coverage_schema) for c in coverage)]  # type: ignore[arg-type]
         ),

@@ -8,23 +8,24 @@ and every window, in three steps that keep the expensive part to one scan of the
    and a count). Measures placed in time by different columns (``time:``), or not at all
    (``time: none``), form their own groups; ``count_distinct`` keeps the distinct values
    per (entity, month) in a scan of its own, because distinct counts do not add up.
-   When the time column is a DATE it is grouped as it is and truncated to the month on the
-   (much smaller) grouped result.
-2. **over the hierarchy and the windows** — that small result is joined to the entity
-   closure (ancestor, descendant: parent_id joins in SQL, see :func:`closure_sql`, so that
-   its size never reaches the SQL text) and to the windows (window_cycle, window_kind,
-   first and last month) and the partials are combined per (ancestor, window).
-   ``closing`` and ``average`` are first computed per entity and window, then added up over
-   the subtree.
+2. **over the windows, then the hierarchy** — that much smaller result is joined to the
+   windows (window_cycle, window_kind, first and last month) and combined per (entity,
+   window), then joined to the entity closure (ancestor, descendant: parent_id joins in SQL,
+   see :func:`closure_sql`, so that its size never reaches the SQL text) and combined per
+   (ancestor, window). ``closing`` and ``average`` are computed per entity and window, then
+   added up over the subtree.
 3. **one row per (entity, window)** — a grid of every ancestor × window, left-joined to the
    groups, so that ``count`` and ``count_distinct`` over no rows are 0 and every other
    aggregation is null.
 
 Numbers are made reproducible here: sums run on exact types (DECIMAL and integers as they
 are, anything else cast to DECIMAL(38,10)), so parallel scans always give the same bits;
-values become DOUBLE only at the end. A source without ``entity_column`` is group-wide: it
-is aggregated as one pseudo-entity and every entity gets the same values. View sources are
-inlined as CTEs named by their source id (the sandbox cannot create views).
+values become DOUBLE only at the end. Completeness of a monthly source (SPEC §3.4) is
+counted in the same query from the (entity, month) groups: only the (entity, window) pairs
+with a missing month, and those entities' months, come back. A source without
+``entity_column`` is group-wide: it is aggregated as one pseudo-entity and every entity gets
+the same values. View sources are inlined as CTEs named by their source id (the sandbox
+cannot create views).
 
 The SQL sticks to what sqlglot can transpile to other engines: CTEs, VALUES, ``FILTER``,
 ``date_trunc``, ``arg_max``.
@@ -43,8 +44,8 @@ from soekpi.warehouse.schema import literal, quote
 
 #: The window of everything up to a cycle's end starts here.
 BEGINNING = date(1, 1, 1)
-#: window_kind of the rows that carry month coverage of a monthly source.
-COVERAGE = "coverage"
+#: The ``part`` of a query's rows: measure values, completeness gaps, months with rows.
+VALUE, GAP, COVERAGE = "value", "gap", "coverage"
 #: How many decimals sums of inexact values are kept to (see the module docstring).
 EXACT_TYPE = "DECIMAL(38,10)"
 
@@ -93,10 +94,12 @@ def window_of(kind: str, cycle: Cycle, fiscal: FiscalSettings) -> Window:
 
 @dataclass(frozen=True)
 class SourceQuery:
-    """One source's SQL. It returns ``entity, window_cycle, window_kind, month, m0, m1 …``:
-    column ``m<i>`` holds measure ``measures[i]`` (a DOUBLE) for the entity's subtree and the
-    window. When ``coverage`` is true, extra rows with ``window_kind = 'coverage'`` list the
-    (entity, month) pairs that have rows in the source (its time column), for completeness."""
+    """One source's SQL. It returns ``part, entity, window_cycle, window_kind, month, m0 …``.
+    Rows of part ``value`` hold measure ``measures[i]`` (a DOUBLE) in column ``m<i>`` for the
+    entity's subtree and the window. When ``coverage`` is true, rows of part ``gap`` name the
+    (entity, window) pairs in which the entity misses a month of this monthly source (month:
+    the entity's first month with rows), and rows of part ``coverage`` list those entities'
+    months with rows (window columns null)."""
 
     source: str
     measures: tuple[str, ...]
@@ -109,7 +112,6 @@ class _Group:
     """Measures of one source that share a time column (None: time ignored)."""
 
     time_column: str | None
-    raw_date: bool  # the time column is a DATE: group by it, truncate to months later
     partials: list[tuple[str, str]] = field(default_factory=list)  # (stage-1 sql, combine fn)
     flow: list[tuple[int, str]] = field(default_factory=list)  # (measure index, final sql)
     stock: list[tuple[int, str, int, int]] = field(default_factory=list)  # (i, agg, sum, count)
@@ -277,10 +279,7 @@ def _source_query(
 
     def group_for(time_column: str | None) -> _Group:
         if time_column not in groups:
-            column = source.columns.get(time_column or "")
-            groups[time_column] = _Group(
-                time_column, raw_date=column is not None and column.type.lower() == "date"
-            )
+            groups[time_column] = _Group(time_column)
         return groups[time_column]
 
     finals: dict[int, str] = {}  # measure index → the CTE column that holds its value
@@ -323,14 +322,21 @@ def _source_query(
         group = groups[key]
         name = f"__g{g}"
         ctes.extend(_group_stage(group, name, table, entity_sql, bound))
-        joined = f"JOIN {hierarchy} AS c ON c.descendant = b.entity " + (
-            _window_join(group.time_column is not None)
-        )
+        timed = group.time_column is not None
         if group.flow:
+            # Per entity and window first (few rows per entity), then over the subtree.
+            combined = ", ".join(
+                f"{combine}(b.p{k}) AS p{k}" for k, (_, combine) in enumerate(group.partials)
+            )
+            ctes.append(
+                f"{name}_w AS (SELECT b.entity, w.window_cycle, w.window_kind, {combined} "
+                f"FROM {name} AS b {_window_join(timed)} GROUP BY 1, 2, 3)"
+            )
             cols = ", ".join(f"{sql} AS m{i}" for i, sql in group.flow)
             ctes.append(
-                f"{name}_f AS (SELECT c.ancestor AS entity, w.window_cycle, w.window_kind, {cols} "
-                f"FROM {name} AS b {joined} GROUP BY 1, 2, 3)"
+                f"{name}_f AS (SELECT c.ancestor AS entity, b.window_cycle, b.window_kind, {cols} "
+                f"FROM {name}_w AS b JOIN {hierarchy} AS c ON c.descendant = b.entity "
+                "GROUP BY 1, 2, 3)"
             )
             parts.append((f"{name}_f", [(i, f"m{i}") for i, _ in group.flow]))
         if group.stock:
@@ -347,7 +353,7 @@ def _source_query(
             ctes.append(
                 f"{name}_e AS (SELECT b.entity, w.window_cycle, w.window_kind, "
                 f"{', '.join(per_entity)} FROM {name} AS b "
-                f"{_window_join(group.time_column is not None)} GROUP BY 1, 2, 3)"
+                f"{_window_join(timed)} GROUP BY 1, 2, 3)"
             )
             cols = ", ".join(f"CAST(SUM(e.s{i}) AS DOUBLE) AS m{i}" for i, *_ in group.stock)
             ctes.append(
@@ -376,10 +382,13 @@ def _source_query(
             f"FROM {table} WHERE {' AND '.join(conditions)})"
         )
         ctes.append(
-            f"{name}_f AS (SELECT c.ancestor AS entity, w.window_cycle, w.window_kind, "
-            f"CAST(COUNT(DISTINCT b.v) AS DOUBLE) AS m{i} FROM {name} AS b "
-            f"JOIN {hierarchy} AS c ON c.descendant = b.entity "
-            f"{_window_join(time_column is not None)} GROUP BY 1, 2, 3)"
+            f"{name}_w AS (SELECT DISTINCT b.entity, w.window_cycle, w.window_kind, b.v "
+            f"FROM {name} AS b {_window_join(time_column is not None)})"
+        )
+        ctes.append(
+            f"{name}_f AS (SELECT c.ancestor AS entity, b.window_cycle, b.window_kind, "
+            f"CAST(COUNT(DISTINCT b.v) AS DOUBLE) AS m{i} FROM {name}_w AS b "
+            f"JOIN {hierarchy} AS c ON c.descendant = b.entity GROUP BY 1, 2, 3)"
         )
         parts.append((f"{name}_f", [(i, f"m{i}")]))
 
@@ -387,6 +396,7 @@ def _source_query(
         for i, column in columns:
             finals[i] = f"{cte}.{column}"
     select = [
+        f"'{VALUE}' AS part",
         "__grid.entity",
         "__grid.window_cycle",
         "__grid.window_kind",
@@ -405,15 +415,41 @@ def _source_query(
             f" AND {cte}.window_kind = __grid.window_kind"
         )
     if coverage_cte is not None:
+        ctes.extend(_gap_ctes(coverage_cte))
         nulls = "".join(f", CAST(NULL AS DOUBLE) AS m{i}" for i in range(len(measures)))
         body += (
-            f"\nUNION ALL\nSELECT entity, CAST(NULL AS VARCHAR), '{COVERAGE}', month{nulls} "
-            f"FROM {coverage_cte}"
+            f"\nUNION ALL\nSELECT '{GAP}', entity, window_cycle, window_kind, first_month{nulls} "
+            "FROM __gaps"
+            f"\nUNION ALL\nSELECT '{COVERAGE}', v.entity, CAST(NULL AS VARCHAR), "
+            f"CAST(NULL AS VARCHAR), v.month{nulls} FROM {coverage_cte} AS v "
+            "WHERE v.entity IN (SELECT entity FROM __gaps)"
         )
     sql = "WITH\n" + ",\n".join(ctes) + "\n" + body
     return SourceQuery(
         source.id, tuple(m.id for m in measures), sql, coverage=coverage_cte is not None
     )
+
+
+def _month_number(day: str) -> str:
+    return f"(year({day}) * 12 + month({day}))"
+
+
+def _gap_ctes(coverage_cte: str) -> list[str]:
+    """Completeness (SPEC §3.4) counted in SQL: the (entity, window) pairs in which an entity
+    has fewer months with rows than the window has months from its first row onward."""
+    start = "GREATEST(f.first_month, w.first_month)"
+    expected = f"({_month_number('w.last_month')} - {_month_number(start)} + 1)"
+    return [
+        f"__first AS (SELECT entity, MIN(month) AS first_month FROM {coverage_cte} GROUP BY 1)",
+        "__have AS (SELECT v.entity, w.window_cycle, w.window_kind, COUNT(*) AS months "
+        f"FROM {coverage_cte} AS v {_window_join(True).replace('b.month', 'v.month')} "
+        "GROUP BY 1, 2, 3)",
+        "__gaps AS (SELECT f.entity, w.window_cycle, w.window_kind, f.first_month "
+        "FROM __first AS f CROSS JOIN __windows AS w LEFT JOIN __have AS h "
+        "ON h.entity = f.entity AND h.window_cycle = w.window_cycle "
+        "AND h.window_kind = w.window_kind "
+        f"WHERE f.first_month <= w.last_month AND COALESCE(h.months, 0) < {expected})",
+    ]
 
 
 def _window_join(timed: bool) -> str:
@@ -431,18 +467,8 @@ def _group_stage(
         return [f"{name} AS (SELECT {entity_sql} AS entity{partials} FROM {table} GROUP BY 1)"]
     column = quote(group.time_column)
     where = f" WHERE {column} < {_date(bound)}" if bound is not None else ""
-    if not group.raw_date:
-        return [
-            f"{name} AS (SELECT {entity_sql} AS entity, "
-            f"CAST(date_trunc('month', {column}) AS DATE) AS month{partials} "
-            f"FROM {table}{where} GROUP BY 1, 2)"
-        ]
-    combined = "".join(
-        f", {combine}(p{k}) AS p{k}" for k, (_, combine) in enumerate(group.partials)
-    )
     return [
-        f"{name}_r AS (SELECT {entity_sql} AS entity, {column} AS t{partials} "
-        f"FROM {table}{where} GROUP BY 1, 2)",
-        f"{name} AS (SELECT entity, CAST(date_trunc('month', t) AS DATE) AS month{combined} "
-        f"FROM {name}_r GROUP BY 1, 2)",
+        f"{name} AS (SELECT {entity_sql} AS entity, "
+        f"CAST(date_trunc('month', {column}) AS DATE) AS month{partials} "
+        f"FROM {table}{where} GROUP BY 1, 2)"
     ]
