@@ -100,3 +100,17 @@ def test_status_is_monotonic_in_the_value(
     if direction == "lower_is_better":
         ranks.reverse()
     assert ranks == sorted(ranks)
+
+
+def test_measure_values_long_shape(catalogue: Catalogue) -> None:
+    con = duckdb.connect()
+    ensure_schema(con, catalogue)
+    con.execute("insert into ledger values ('U11', date '2025-04-01', 'revenue', 2.5)")
+    con.execute("insert into ledger values ('U12', date '2025-05-01', 'revenue', 4)")
+    window = window_of("cycle", Q1, FISCAL)
+    plan = plan_measures(catalogue, {"revenue": [window]}, HIERARCHY.closure(["S1", "U21"]))
+    long = evaluate_measures(con, catalogue, plan).long()
+    assert long.rows() == [
+        ("revenue", "S1", "FY2026-Q1", "cycle", 2.5 + 4),
+        ("revenue", "U21", "FY2026-Q1", "cycle", None),
+    ]
