@@ -9,7 +9,6 @@ from __future__ import annotations
 import csv
 import io
 import json
-import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -130,12 +129,11 @@ def compute(
         wanted_entities = (
             [e for e in hierarchy.ids if e in set(entities)] if entities else hierarchy.ids
         )
-        closure = hierarchy.closure(wanted_entities)
         entities_source = catalogue.sources["entities"]
         # The closure as SQL: inlined pairs of tens of thousands of entities took seconds
         # to parse in every source query (benchmarks/README.md).
         closure_query = (
-            closure
+            hierarchy.closure(wanted_entities)
             if entities_source.is_view
             else closure_sql(
                 entities_source,
@@ -146,7 +144,9 @@ def compute(
         plan = plan_measures(catalogue, measure_windows, closure_query, sorted(source_windows))
         measures = evaluate_measures(con, catalogue, plan, progress)
 
-    completeness = check_completeness(measures.coverage, source_windows, closure)
+    completeness = check_completeness(
+        measures.gaps, measures.coverage, source_windows, hierarchy, wanted_entities
+    )
     frames = compute_kpis(
         catalogue, kpi_ids, all_cycles, wanted_entities, measures.values, completeness.flags
     )
@@ -197,18 +197,15 @@ def resolve(ws: Workspace, catalogue: Catalogue, text: str) -> Cycle:
     return resolve_cycle(text, ws.fiscal, latest=lambda: latest_cycle(ws, catalogue))
 
 
-def _plain(value: Any) -> Any:
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    return value
-
-
 def to_records(result: KpiResult) -> list[dict[str, Any]]:
-    """The rows of ``compute --format json`` (SPEC §5), keys in order, floats plain."""
-    return [
-        {key: _plain(row[key]) for key in RECORD_KEYS}
-        for row in result.values.iter_rows(named=True)
+    """The rows of ``compute --format json`` (SPEC §5), keys in order, floats plain (a value
+    that is not finite becomes null)."""
+    import polars as pl
+
+    finite = [
+        pl.when(pl.col(c).is_finite()).then(pl.col(c)).alias(c) for c in ("value", "green", "amber")
     ]
+    return result.values.select(RECORD_KEYS).with_columns(finite).to_dicts()
 
 
 def _json_column(values: Sequence[Any]) -> list[str] | None:
