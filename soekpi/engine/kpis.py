@@ -54,10 +54,17 @@ def flag_column(source: str, window: str) -> str:
     return f"f|{source}|{window}"
 
 
+#: KPI values keep this many significant digits. Floating-point results can differ in the
+#: last bit with the shape of the frame they were computed in (one cycle for ``verify``,
+#: eight for a report's trend); rounding makes every code path give the same number.
+SIGNIFICANT_DIGITS = 12
+
+
 def _finite(expr: pl.Expr) -> pl.Expr:
+    """The value rounded to SIGNIFICANT_DIGITS, or null when it is not a finite number."""
     import polars as pl
 
-    return pl.when(expr.is_finite()).then(expr)
+    return pl.when(expr.is_finite()).then(expr.round_sig_figs(SIGNIFICANT_DIGITS))
 
 
 def _divide(num: pl.Expr, den: pl.Expr) -> pl.Expr:
