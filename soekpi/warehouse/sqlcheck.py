@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from soekpi.catalogue.model import Measure, Source
+from soekpi.warehouse.schema import quote, sql_type
 
 # Functions that read files, the environment or the database's own metadata have no place in
 # a KPI expression, whatever the sandbox would say.
@@ -41,15 +42,6 @@ _NUMERIC = re.compile(
     r"^(TINYINT|SMALLINT|INTEGER|BIGINT|HUGEINT|UTINYINT|USMALLINT|UINTEGER|UBIGINT|UHUGEINT"
     r"|FLOAT|DOUBLE|DECIMAL\(\d+,\d+\)|\"NULL\")$"
 )
-_DUCKDB_TYPES = {
-    "varchar": "VARCHAR",
-    "integer": "INTEGER",
-    "bigint": "BIGINT",
-    "double": "DOUBLE",
-    "boolean": "BOOLEAN",
-    "date": "DATE",
-    "timestamp": "TIMESTAMP",
-}
 _AGG_SQL = {
     "sum": "sum",
     "mean": "avg",
@@ -76,16 +68,6 @@ class SqlCheckResult:
 
     problems: list[SqlProblem]
     view_columns: dict[str, dict[str, str]]
-
-
-def quote(name: str) -> str:
-    """A DuckDB identifier, double-quoted."""
-    return '"' + name.replace('"', '""') + '"'
-
-
-def duckdb_type(column_type: str) -> str:
-    """The DuckDB type of a contract column type (``decimal(p,s)`` included)."""
-    return _DUCKDB_TYPES.get(column_type) or column_type.upper()
 
 
 def catalogue_type(duckdb_name: str) -> str:
@@ -279,7 +261,7 @@ def check_sql(
         for source in sorted(sources.values(), key=lambda s: s.id):
             if not source.is_view:
                 columns = ", ".join(
-                    f"{quote(c.name)} {duckdb_type(c.type)}" for c in source.columns.values()
+                    f"{quote(c.name)} {sql_type(c.type)}" for c in source.columns.values()
                 )
                 binder.con.execute(f"CREATE TABLE {quote(source.id)} ({columns})")
         binder.lock()
