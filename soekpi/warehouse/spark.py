@@ -469,7 +469,9 @@ def spark_fingerprints(reader: SparkReader, catalogue: Catalogue) -> dict[str, d
 def register_parquet(session: Any, database: str, folders: dict[str, str]) -> None:
     """Register Parquet folders as tables of ``database`` (created when missing):
     ``{table: folder}``. For tests and for trying soekpi on Spark without a metastore."""
-    session.sql(f"CREATE DATABASE IF NOT EXISTS `{database}`")
+    # The database's own folder sits beside the Parquet folders, not in the current folder.
+    home = os.path.join(os.path.dirname(sorted(folders.values())[0]), f"{database}.db")
+    session.sql(f"CREATE DATABASE IF NOT EXISTS `{database}` LOCATION '{home}'")
     for table, folder in sorted(folders.items()):
         session.sql(f"DROP TABLE IF EXISTS `{database}`.`{table}`")
         session.sql(f"CREATE TABLE `{database}`.`{table}` USING parquet LOCATION '{folder}'")

@@ -51,14 +51,16 @@ def spark_missing() -> str | None:
 
 
 @pytest.fixture(scope="session")
-def spark() -> Any:
-    """The one local SparkSession of the test run (soekpi's own defaults)."""
+def spark(tmp_path_factory: pytest.TempPathFactory) -> Any:
+    """The one local SparkSession of the test run (soekpi's own defaults; its warehouse
+    folder in a temporary directory, not the checkout)."""
     reason = spark_missing()
     if reason:
         pytest.skip(reason)
     from soekpi.warehouse.spark import spark_session
 
-    return spark_session("local[2]", {})
+    folder = tmp_path_factory.mktemp("spark-warehouse")
+    return spark_session("local[2]", {"spark.sql.warehouse.dir": str(folder)})
 
 
 def copy_to_spark(spark: Any, duckdb_file: Path, database: str, folder: Path) -> None:
