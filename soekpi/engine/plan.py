@@ -246,6 +246,10 @@ def _source_query(
     entity_sql = "''" if group_wide else f"CAST({quote(source.entity_column or '')} AS VARCHAR)"
     hierarchy = "__everyone" if group_wide else "__closure"
     bound = max((w.end for w in windows), default=None)
+    # Rows before every window are read only for each entity's first month (completeness):
+    # for the cycles compute needs that skips most of the history (benchmarks/README.md).
+    earliest = min((w.first_month for w in windows), default=BEGINNING)
+    start = None if earliest <= BEGINNING else earliest
 
     ctes = _view_ctes(catalogue, source) if source.is_view else []
     if isinstance(closure, str):
@@ -321,7 +325,7 @@ def _source_query(
     for g, key in enumerate(sorted(groups, key=lambda k: (k is None, k or ""))):
         group = groups[key]
         name = f"__g{g}"
-        ctes.extend(_group_stage(group, name, table, entity_sql, bound))
+        ctes.extend(_group_stage(group, name, table, entity_sql, bound, start))
         timed = group.time_column is not None
         if group.flow:
             # Per entity and window first (few rows per entity), then over the subtree.
@@ -415,7 +419,17 @@ def _source_query(
             f" AND {cte}.window_kind = __grid.window_kind"
         )
     if coverage_cte is not None:
-        ctes.extend(_gap_ctes(coverage_cte))
+        first = None
+        if start is not None and source.time_column:
+            # The groups start at ``start``: each entity's first month from every row.
+            column = quote(source.time_column)
+            where = f" WHERE {column} < {_date(bound)}" if bound is not None else ""
+            first = (
+                f"SELECT {entity_sql} AS entity, "
+                f"CAST(date_trunc('month', MIN({column})) AS DATE) AS first_month "
+                f"FROM {table}{where} GROUP BY 1"
+            )
+        ctes.extend(_gap_ctes(coverage_cte, first))
         nulls = "".join(f", CAST(NULL AS DOUBLE) AS m{i}" for i in range(len(measures)))
         body += (
             f"\nUNION ALL\nSELECT '{GAP}', entity, window_cycle, window_kind, first_month{nulls} "
@@ -434,13 +448,17 @@ def _month_number(day: str) -> str:
     return f"(year({day}) * 12 + month({day}))"
 
 
-def _gap_ctes(coverage_cte: str) -> list[str]:
+def _gap_ctes(coverage_cte: str, first: str | None = None) -> list[str]:
     """Completeness (SPEC §3.4) counted in SQL: the (entity, window) pairs in which an entity
-    has fewer months with rows than the window has months from its first row onward."""
+    has fewer months with rows than the window has months from its first row onward.
+    ``first``: a query of each entity's first month, when ``coverage_cte`` does not start
+    at the beginning."""
     start = "GREATEST(f.first_month, w.first_month)"
     expected = f"({_month_number('w.last_month')} - {_month_number(start)} + 1)"
     return [
-        f"__first AS (SELECT entity, MIN(month) AS first_month FROM {coverage_cte} GROUP BY 1)",
+        "__first AS ("
+        + (first or f"SELECT entity, MIN(month) AS first_month FROM {coverage_cte} GROUP BY 1")
+        + ")",
         "__have AS (SELECT v.entity, w.window_cycle, w.window_kind, COUNT(*) AS months "
         f"FROM {coverage_cte} AS v {_window_join(True).replace('b.month', 'v.month')} "
         "GROUP BY 1, 2, 3)",
@@ -459,14 +477,22 @@ def _window_join(timed: bool) -> str:
 
 
 def _group_stage(
-    group: _Group, name: str, table: str, entity_sql: str, bound: date | None
+    group: _Group,
+    name: str,
+    table: str,
+    entity_sql: str,
+    bound: date | None,
+    start: date | None = None,
 ) -> list[str]:
     """Step 1: the partials by (entity, month), or by entity alone when time is ignored."""
     partials = "".join(f", {sql} AS p{k}" for k, (sql, _) in enumerate(group.partials))
     if group.time_column is None:
         return [f"{name} AS (SELECT {entity_sql} AS entity{partials} FROM {table} GROUP BY 1)"]
     column = quote(group.time_column)
-    where = f" WHERE {column} < {_date(bound)}" if bound is not None else ""
+    conditions = [f"{column} < {_date(bound)}"] if bound is not None else []
+    if start is not None:
+        conditions.append(f"{column} >= {_date(start)}")
+    where = f" WHERE {' AND '.join(conditions)}" if conditions else ""
     return [
         f"{name} AS (SELECT {entity_sql} AS entity, "
         f"CAST(date_trunc('month', {column}) AS DATE) AS month{partials} "
