@@ -32,6 +32,11 @@ FORMATS = {
     ".xlsx": "xlsx",
 }
 ROW = "__row"
+#: The longest line a CSV/TSV extract may have. Checked before DuckDB reads the file: its
+#: parallel CSV reader silently drops a line longer than its buffer (tens of MB) instead of
+#: failing, and its single-threaded one drops a row with an unterminated quote.
+MAX_LINE_BYTES = 2 << 20
+_HEAD_BYTES = 1 << 16
 
 
 @dataclass(frozen=True)
@@ -67,6 +72,13 @@ def _duckdb_read_error(exc: Exception, shown: str) -> InputError:
     text = str(exc)
     line = re.search(r"Line: (\d+)", text)
     location = Location(shown, int(line.group(1)) if line else None)
+    if "Maximum line size" in text:
+        return _line_too_long(location)
+    if "unterminated quote" in text:
+        return InputError(
+            "a quoted value is never closed (unterminated quote); fix the quotes of this row",
+            location,
+        )
     counts = re.search(r"Expected Number of Columns: (\d+) Found: (\d+)", text)
     if counts:
         return InputError(
@@ -97,7 +109,7 @@ def _check_header(columns: list[str], shown: str) -> None:
 def _text_header(path: Path, shown: str, delimiter: str) -> list[str]:
     """The header of a CSV/TSV file, checked to be UTF-8 text."""
     with path.open("rb") as handle:
-        data = handle.read(1 << 16)
+        data = handle.read(_HEAD_BYTES)
         whole = not handle.read(1)
     if b"\x00" in data:
         raise InputError("not a text file (it holds NUL bytes)", Location(shown))
@@ -113,16 +125,49 @@ def _text_header(path: Path, shown: str, delimiter: str) -> list[str]:
         head = data[: exc.start].decode("utf-8-sig")
     if not head.strip():
         raise InputError("the file is empty", Location(shown))
+    if not whole and "\n" not in head and "\r" not in head:
+        raise InputError(
+            f"the header line is longer than {_HEAD_BYTES:,} bytes; the first line must name "
+            "the columns",
+            Location(shown, 1),
+        )
     first = next(csv.reader(head.splitlines()[:1], delimiter=delimiter), [])
     columns = [c.strip() for c in first]
     _check_header(columns, shown)
     return columns
 
 
+def _check_line_lengths(path: Path, shown: str) -> None:
+    """Refuse a file with a line longer than MAX_LINE_BYTES, naming the line (streamed)."""
+    chunk_size = 1 << 20  # ≤ MAX_LINE_BYTES: only a line crossing chunks can be too long
+    since_newline, lines = 0, 1
+    with path.open("rb") as handle:
+        for chunk in iter(lambda: handle.read(chunk_size), b""):
+            first = chunk.find(b"\n")
+            if first < 0:
+                since_newline += len(chunk)
+            else:
+                since_newline += first
+            if since_newline > MAX_LINE_BYTES:
+                raise _line_too_long(Location(shown, lines))
+            if first >= 0:
+                lines += chunk.count(b"\n")
+                since_newline = len(chunk) - chunk.rfind(b"\n") - 1
+
+
+def _line_too_long(location: Location) -> InputError:
+    return InputError(
+        f"the line is longer than {MAX_LINE_BYTES:,} bytes, the limit for one row; "
+        "check that the file is a CSV/TSV extract with one row per line",
+        location,
+    )
+
+
 def _read_delimited(
     con: duckdb.DuckDBPyConnection, path: Path, shown: str, table: str, delimiter: str
 ) -> None:
     columns = _text_header(path, shown, delimiter)
+    _check_line_lengths(path, shown)
     spec = "{" + ", ".join(f"{literal(c)}: 'VARCHAR'" for c in columns) + "}"
     # The sniffer is bypassed: it can fail or silently mis-detect on ragged files.
     con.execute(
@@ -130,7 +175,7 @@ def _read_delimited(
         f"select *, (row_number() over () + 1)::BIGINT as {ROW} "
         f"from read_csv({literal(path)}, auto_detect = false, header = true, "
         f"columns = {spec}, delim = {literal(delimiter)}, quote = '\"', escape = '\"', "
-        "strict_mode = true, encoding = 'utf-8')"
+        f"strict_mode = true, encoding = 'utf-8', max_line_size = {MAX_LINE_BYTES})"
     )
 
 
