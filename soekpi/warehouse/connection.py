@@ -23,7 +23,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from soekpi.errors import InputError, WarehouseLocked
+from soekpi.errors import InputError, RuntimeFailure, WarehouseLocked
 
 if TYPE_CHECKING:
     import duckdb
@@ -131,6 +131,12 @@ def _connect(path: Path, shown: str, *, write: bool, deadline: float) -> duckdb.
                 ) from None
             if time.monotonic() >= deadline:
                 pid = re.search(r"PID (\d+)", text)
+                if write:  # we hold the writer lock, so the sidecar names us: a reader has it
+                    holder = f"pid {pid.group(1)}" if pid else "another process"
+                    raise WarehouseLocked(
+                        f"warehouse {shown} is being read by {holder} (e.g. soekpi report or "
+                        "compute); try again later or pass --wait SECONDS"
+                    ) from None
                 raise _locked(shown, _holder_text(path, pid.group(1) if pid else None)) from None
             time.sleep(_POLL_SECONDS)
         except duckdb.Error as exc:
@@ -167,6 +173,13 @@ def open_warehouse(
         con = _connect(path, shown, write=write, deadline=deadline)
         try:
             yield con
+        except Exception as exc:
+            if "No space left on device" in str(exc):  # DuckDB's IOException carries no errno
+                raise RuntimeFailure(
+                    f"disk full while writing the warehouse {shown}; nothing was written "
+                    "(free some space and run the command again)"
+                ) from None
+            raise
         finally:
             con.close()
     finally:
