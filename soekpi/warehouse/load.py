@@ -23,6 +23,7 @@ source before. Loads whose rows fall into a closed cycle are refused whole, in b
 
 from __future__ import annotations
 
+import contextlib
 import difflib
 import hashlib
 from collections.abc import Callable
@@ -523,7 +524,10 @@ def load_files(
                     con.execute(f"DROP TABLE IF EXISTS {table}")
                 con.commit()
             except BaseException:
-                con.rollback()
+                # a failed write (e.g. disk full) may already have aborted the transaction:
+                # a failing rollback must not hide the error that caused it
+                with contextlib.suppress(Exception):
+                    con.rollback()
                 raise
     except BaseException:
         if created:  # a failed first load leaves no empty warehouse behind
