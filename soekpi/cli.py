@@ -61,7 +61,8 @@ def _handled(func: F) -> F:
             if _state.debug:
                 raise
             if exc.errno == errno.ENOSPC:
-                console.error(f"disk full while writing {exc.filename or ''}; nothing was written")
+                where = f" while writing {exc.filename}" if exc.filename else ""
+                console.error(f"disk full{where}; nothing was written")
             else:
                 console.error(f"{exc.filename or 'I/O'}: {exc.strerror or exc}")
             raise typer.Exit(int(ExitCode.RUNTIME)) from None
