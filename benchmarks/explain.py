@@ -25,7 +25,7 @@ def main() -> None:
     from soekpi.engine.compute import _needed_cycles, resolve
     from soekpi.engine.hierarchy import build_hierarchy
     from soekpi.engine.measures import read_entities
-    from soekpi.engine.plan import Window, plan_measures, window_of
+    from soekpi.engine.plan import Window, closure_sql, plan_measures, window_of
     from soekpi.warehouse.sandbox import sandbox
     from soekpi.workspace import read_workspace
 
@@ -49,7 +49,9 @@ def main() -> None:
         hierarchy = build_hierarchy(read_entities(con, catalogue), ws.root_entity)
         closure = hierarchy.closure()
         t1 = time.perf_counter()
-        plan = plan_measures(catalogue, windows, closure, sorted(monthly))
+        depth = max(hierarchy.depth.values(), default=0)
+        query = closure_sql(catalogue.sources["entities"], depth)
+        plan = plan_measures(catalogue, windows, query, sorted(monthly))
         t2 = time.perf_counter()
         print(f"hierarchy+closure {t1 - t0:.2f}s ({len(closure)} pairs), plan {t2 - t1:.2f}s")
         for query in plan:
