@@ -8,7 +8,6 @@ killed run never leaves a half-written run folder and never touches the previous
 
 from __future__ import annotations
 
-import contextlib
 import ctypes
 import errno
 import hashlib
@@ -22,7 +21,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from soekpi.errors import UsageError
+from soekpi.errors import RuntimeFailure, UsageError
 
 if TYPE_CHECKING:
     from soekpi.calendar import Cycle
@@ -322,11 +321,15 @@ def publish_run(
     temporary folder beside ``out_dir/name``, fsync, and rename it into place.
 
     Without ``force`` an existing run is a UsageError; with it the old run becomes
-    ``<name>.prev`` (replacing an older ``.prev``). On any failure the temporary folder is
-    removed and the previous run is untouched."""
+    ``<name>.prev`` (replacing an older ``.prev``). A run of the same name published by
+    another process while this one was writing is a RuntimeFailure (exit 3). On any failure
+    the temporary folder is removed and the previous run is untouched; a full disk raises
+    OSError(ENOSPC) naming the run folder."""
     out_dir.mkdir(parents=True, exist_ok=True)
     clean_stale(out_dir)
     target = out_dir / name
+    if not force and (target.exists() or target.is_symlink()):
+        raise UsageError(_exists_message(shown(target), name))
     tmp = out_dir / f".{name}.tmp-{os.getpid()}"
     tmp.mkdir()
     try:
@@ -339,13 +342,32 @@ def publish_run(
         _fsync_dir(tmp)
         _swap_in(tmp, target, name, force, shown)
         _fsync_dir(out_dir)
+    except OSError as exc:
+        shutil.rmtree(tmp, ignore_errors=True)
+        if exc.errno == errno.ENOSPC and not exc.filename:  # write() names no file
+            raise OSError(exc.errno, exc.strerror, shown(target)) from None
+        raise
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     return target
 
 
+def _copy_synced(source: Path, destination: Path) -> None:
+    """Copy a run folder (flat: files only) and fsync every file and the folder."""
+    destination.mkdir()
+    for entry in sorted(source.iterdir()):
+        if entry.is_file():
+            _write_synced(destination / entry.name, entry.read_bytes())
+    _fsync_dir(destination)
+
+
 def _swap_in(tmp: Path, target: Path, name: str, force: bool, shown: Callable[[Path], str]) -> None:
+    """Put the finished run ``tmp`` at ``target``.
+
+    With ``force`` the old run is first COPIED to ``<name>.prev`` (through a temporary
+    folder that a later run's clean-up removes), then swapped out atomically, so that at
+    every instant a ``kill -9`` leaves the old run whole at ``target`` or at ``.prev``."""
     if not (target.exists() or target.is_symlink()):
         try:
             os.rename(tmp, target)
@@ -354,14 +376,19 @@ def _swap_in(tmp: Path, target: Path, name: str, force: bool, shown: Callable[[P
             if exc.errno not in (errno.ENOTEMPTY, errno.EEXIST):
                 raise
     if not force:
-        raise UsageError(_exists_message(shown(target), name))
+        raise RuntimeFailure(
+            f"{shown(target)} was published by another run while this one was being written; "
+            "nothing was written (pass --force to replace it)"
+        )
     prev = target.with_name(f"{name}.prev")
+    staged = target.with_name(f".{name}.prev.tmp-{os.getpid()}")
+    _copy_synced(target, staged)
     if prev.exists():
         shutil.rmtree(prev)
+    os.rename(staged, prev)
+    _fsync_dir(target.parent)
     if _exchange(tmp, target):
-        os.rename(tmp, prev)  # tmp now holds the old run
-    else:
-        os.rename(target, prev)
+        shutil.rmtree(tmp)  # tmp now holds the old run, already kept as .prev
+    else:  # no atomic exchange: the cycle folder is briefly absent, its copy is in .prev
+        shutil.rmtree(target)
         os.rename(tmp, target)
-    with contextlib.suppress(OSError):
-        _fsync_dir(prev)
