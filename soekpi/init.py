@@ -79,6 +79,7 @@ def init_workspace(
         check_demo_options(seed, scale)
     catalogue_dir = default_catalogue_dir()
     target.parent.mkdir(parents=True, exist_ok=True)
+    _clean_stale_builds(target)
     # A hidden sibling on the same file system, so that the final rename is atomic.
     building = target.parent / f".{target.name}.init-{os.getpid()}-{secrets.token_hex(4)}"
     building.mkdir()
@@ -98,3 +99,20 @@ def init_workspace(
         shutil.rmtree(building, ignore_errors=True)
         raise
     return read_workspace(target)
+
+
+def _clean_stale_builds(target: Path) -> None:
+    """Remove the hidden build folders of earlier inits of ``target`` whose process is gone
+    (an init killed with ``kill -9`` cannot remove its own)."""
+    prefix = f".{target.name}.init-"
+    for entry in sorted(target.parent.iterdir()):
+        pid, _, token = entry.name.removeprefix(prefix).partition("-")
+        if not entry.name.startswith(prefix) or not pid.isdigit() or len(token) != 8:
+            continue
+        try:
+            os.kill(int(pid), 0)
+            continue  # still building
+        except ProcessLookupError:
+            shutil.rmtree(entry, ignore_errors=True)
+        except OSError:
+            continue
