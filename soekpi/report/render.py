@@ -554,7 +554,8 @@ def _kpi_label(catalogue: Catalogue, kpi_id: str, language: str) -> str:
 
 
 def _environment(templates: Path | None, markdown: bool) -> Environment:
-    from jinja2 import Environment, FileSystemLoader, StrictUndefined
+    from jinja2 import FileSystemLoader, StrictUndefined
+    from jinja2.sandbox import SandboxedEnvironment
     from markupsafe import Markup
 
     search = [str(templates)] if templates is not None else []
@@ -563,7 +564,9 @@ def _environment(templates: Path | None, markdown: bool) -> Environment:
     def md_finalize(value: Any) -> Any:
         return value if isinstance(value, Markup) else md_escape(value)
 
-    return Environment(
+    # Workspace templates are user files: the sandbox keeps them to formatting the report's
+    # data (no Python internals, no imports, no file access, ranges capped).
+    return SandboxedEnvironment(
         loader=FileSystemLoader(search),
         autoescape=not markdown,
         undefined=StrictUndefined,

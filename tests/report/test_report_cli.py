@@ -266,7 +266,9 @@ def test_killed_run_leaves_the_previous_run_and_no_partial_folder(ws: Path) -> N
     slow = ws / "slow-templates"
     slow.mkdir(exist_ok=True)
     (slow / "_grid.md.j2").write_text(
-        "{% for i in range(10 ** 9) %}{% endfor %}\n", encoding="utf-8"
+        # nested: the sandbox caps one range() at 100,000 items
+        "{% for i in range(10 ** 5) %}{% for j in range(10 ** 5) %}{% endfor %}{% endfor %}\n",
+        encoding="utf-8",
     )
     settings = ws / "soekpi.yaml"
     original = settings.read_text()
