@@ -120,9 +120,7 @@ def scalar_structure_problem(text: str) -> str | None:
         return "must be one expression, not several statements"
     root = trees[0]
     if not isinstance(root, exp.Condition | exp.Star | exp.Query):
-        return (
-            f"must be one expression over the source's columns, not a {root.key.upper()} statement"
-        )
+        return f"must be one expression over the source's columns, not {_statement(root.key)}"
     for node in root.walk():
         if isinstance(node, exp.Query | exp.Subquery | exp.Exists | exp.Table):
             return "must not contain a subquery; refer to the source's columns directly"
@@ -152,7 +150,7 @@ def view_structure_problem(sql: str, source_ids: set[str]) -> tuple[str | None, 
         return "must be one SELECT, not several statements", set()
     root = trees[0]
     if not isinstance(root, exp.Query) or isinstance(root, exp.Subquery):
-        return f"must be a SELECT, not a {root.key.upper()} statement", set()
+        return f"must be a SELECT, not {_statement(root.key)}", set()
     ctes = {cte.alias_or_name for cte in root.find_all(exp.CTE)}
     reads: set[str] = set()
     for node in root.walk():
@@ -359,3 +357,9 @@ def _check_measure(binder: _Binder, measure: Measure, columns: list[str]) -> lis
                 if kind not in ("BOOLEAN", '"NULL"'):
                     problem("filter", f"must be a condition (true or false), but it is {kind}")
     return found
+
+
+def _statement(key: str) -> str:
+    """``a COPY statement``, ``an ATTACH statement``."""
+    kind = key.upper()
+    return f"{'an' if kind[:1] in 'AEIOU' else 'a'} {kind} statement"

@@ -287,7 +287,7 @@ CASES = [
         view("attach '/tmp/evil.duckdb' as evil"),
         ("check",),
         2,
-        f"error: {BAD_YAML}:3: source 'v9': sql: must be a SELECT, not a ATTACH statement",
+        f"error: {BAD_YAML}:3: source 'v9': sql: must be a SELECT, not an ATTACH statement",
     ),
     Case(
         "sql-view-copy",
