@@ -26,6 +26,8 @@ if TYPE_CHECKING:
 
 I18N_DIR = Path(__file__).parent / "i18n"
 TREND_CYCLES = 8
+#: At most this many entities in the status grid (whole levels from the top; grid_scope).
+GRID_LIMIT = 250
 _SPARK = "▁▂▃▄▅▆▇█"
 _RISK_ORDER = {"red": 0, "amber": 1}
 
@@ -213,6 +215,8 @@ class Context:
     source_hashes: list[HashRow]
     legend: list[StatusCount] = field(default_factory=list)
     colours: dict[str, str] = field(default_factory=dict)
+    grid_total: int = 0  # entities in the hierarchy; the grid shows fewer (grid_scope)
+    grid_levels: int = 0  # levels of the hierarchy the grid shows
 
 
 # ------------------------------------------------------------------------------ helpers
@@ -236,11 +240,13 @@ def entity_order(hierarchy: Sequence[Mapping[str, Any]], root_entity: str | None
     else:
         roots = sorted(children.get(None, []))
     order: list[str] = []
+    seen: set[str] = set()
     stack = list(reversed(roots))
     while stack:
         node = stack.pop()
-        if node in order:
+        if node in seen:
             continue
+        seen.add(node)
         order.append(node)
         stack.extend(reversed(sorted(children.get(node, []))))
     return order
@@ -265,6 +271,37 @@ def _rows(frame: Any) -> list[dict[str, Any]]:
     if isinstance(frame, list):
         return frame
     return list(frame.to_dicts())
+
+
+def _rows_of(frame: Any, entities: set[str], cycles: set[str]) -> list[dict[str, Any]]:
+    """The rows of ``frame`` for ``entities`` and ``cycles`` only (a result holds every
+    entity and trend cycle: 15 M rows at 48,000 entities, far too many to turn into dicts)."""
+    if frame is None:
+        return []
+    if isinstance(frame, list):
+        return [r for r in frame if str(r["entity"]) in entities and str(r["cycle"]) in cycles]
+    import polars as pl
+
+    wanted = pl.col("entity").is_in(sorted(entities)) & pl.col("cycle").is_in(sorted(cycles))
+    return list(frame.filter(wanted).to_dicts())
+
+
+def grid_scope(
+    order: Sequence[str], depth: Mapping[str, int], limit: int = GRID_LIMIT
+) -> list[str]:
+    """The entities of the status grid, in ``order``: whole levels of the hierarchy from the
+    top while they fit in ``limit`` rows (the top level always), so a group of tens of
+    thousands of units still gets a readable report; ``soekpi compute`` lists them all."""
+    levels = sorted({depth.get(e, 0) for e in order})
+    shown = 0
+    deepest = levels[0] if levels else 0
+    for level in levels:
+        size = sum(1 for e in order if depth.get(e, 0) == level)
+        if shown and shown + size > limit:
+            break
+        shown += size
+        deepest = level
+    return [e for e in order if depth.get(e, 0) <= deepest]
 
 
 def _spark(values: Sequence[float | None]) -> str:
@@ -343,8 +380,12 @@ def build_context(data: ReportData) -> Context:
     trail = [c.name for c in data.cycle.trailing(TREND_CYCLES)]
     asked = {c.name for c in data.result.cycles}
     trail = [c for c in trail if c in asked or c == cycle_name]
+    grid_order = grid_scope(order, depth_of)
+    every_cycle = {c.name for c in data.result.cycles} | {cycle_name}
     values: dict[tuple[str, str, str], dict[str, Any]] = {}
-    for row in _rows(data.result.values):
+    for row in _rows_of(data.result.values, set(roots), every_cycle) + _rows_of(
+        data.result.values, set(grid_order), {cycle_name}
+    ):
         values[(str(row["entity"]), str(row["kpi"]), str(row["cycle"]))] = row
 
     def cell(entity: str, kpi_id: str, cycle: str = cycle_name) -> dict[str, Any]:
@@ -355,7 +396,7 @@ def build_context(data: ReportData) -> Context:
             "amber": None,
         }
 
-    components = _rows(data.result.components)
+    components = _rows_of(data.result.components, set(roots), {cycle_name})
 
     root_views: list[RootView] = []
     for root in roots:
@@ -435,7 +476,7 @@ def build_context(data: ReportData) -> Context:
 
     grid_rows: list[GridRow] = []
     risks: list[tuple[int, int, int, RiskRow]] = []
-    for e_index, eid in enumerate(order):
+    for e_index, eid in enumerate(grid_order):
         statuses = []
         for k_index, kpi_id in enumerate(kpi_ids):
             now = cell(eid, kpi_id)
@@ -514,6 +555,8 @@ def build_context(data: ReportData) -> Context:
         grid_kpis=grid_kpis,
         grid=grid_rows,
         grid_chart=Markup(grid_chart),
+        grid_total=len(order),
+        grid_levels=len({depth_of.get(e, 0) for e in grid_order}),
         risk_kpis=[r for *_, r in sorted(risks, key=lambda x: x[:3])],
         projects_available=data.projects is not None,
         over_budget=project_rows(data.projects.over_budget, "cost_variance")
