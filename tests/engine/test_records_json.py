@@ -64,3 +64,51 @@ def test_records_json_of_the_compute_shape() -> None:
 def test_a_record_with_other_keys_falls_back_to_json_dumps() -> None:
     rows = [{"kpi": "a", "extra": [1, 2]}]
     assert records_json(rows) == json.dumps(rows, indent=2, ensure_ascii=False) + "\n"
+
+
+finite_or_not = st.one_of(st.none(), st.floats(allow_nan=True, allow_infinity=True))
+value_rows = st.lists(
+    st.tuples(
+        st.one_of(st.none(), texts, st.text()),
+        texts,
+        finite_or_not,
+        finite_or_not,
+        finite_or_not,
+        st.one_of(st.none(), texts),
+    ),
+    max_size=20,
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(value_rows)
+def test_result_json_is_records_json_of_to_records(rows: list[tuple[Any, ...]]) -> None:
+    import polars as pl
+
+    from soekpi.engine.compute import KpiResult, result_json, to_records
+
+    values = pl.DataFrame(
+        {
+            "kpi": [r[0] for r in rows],
+            "entity": [r[1] for r in rows],
+            "cycle": ["FY2026-Q3"] * len(rows),
+            "value": [r[2] for r in rows],
+            "status": ["green"] * len(rows),
+            "green": [r[3] for r in rows],
+            "amber": [r[4] for r in rows],
+            "unit": [r[5] for r in rows],
+        },
+        schema={
+            "kpi": pl.String,
+            "entity": pl.String,
+            "cycle": pl.String,
+            "value": pl.Float64,
+            "status": pl.String,
+            "green": pl.Float64,
+            "amber": pl.Float64,
+            "unit": pl.String,
+        },
+    )
+    empty = pl.DataFrame()
+    result = KpiResult([], values, empty, empty, empty)
+    assert result_json(result) == records_json(to_records(result))
