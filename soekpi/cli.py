@@ -150,6 +150,43 @@ def init(
 
 @app.command()
 @_handled
+def load(
+    source: Annotated[str, typer.Argument(help="The source to load into, e.g. financials.")],
+    files: Annotated[
+        list[Path],
+        typer.Argument(help="CSV, TSV, Parquet, JSON/NDJSON or XLSX files (by extension)."),
+    ],
+    mode: Annotated[
+        str,
+        typer.Option(
+            "--mode",
+            help="append, or replace: restate the (entity, month) pairs (or keys) in the files.",
+        ),
+    ] = "append",
+    wait: Annotated[
+        float, typer.Option("--wait", help="Wait up to SECONDS for another writer to finish.")
+    ] = 0.0,
+) -> None:
+    """Load extract files into a source, checking every row against its contract.
+
+    Good rows go into the table, bad rows into _rejected with their reason; all files in
+    one transaction. Exit 0 when every row loaded, 1 when some were rejected, 2 when a file
+    cannot be read (nothing written), 3 when the warehouse is locked.
+    Example: soekpi load financials ledger_2025_q1.csv ledger_2025_q2.xlsx
+    """
+    from soekpi.loading import load_extracts, load_summary_table, render_text
+
+    _choice(mode, ("append", "replace"), "--mode")
+    with console.progress(f"loading {source}") as bar:
+        summary = load_extracts(_workspace(), source, files, mode=mode, wait=wait, progress=bar)
+    console.info(render_text(load_summary_table(summary)))
+    if summary.rows_rejected:
+        console.info(f"{summary.rows_rejected} row(s) rejected; see the table _rejected")
+        raise typer.Exit(int(ExitCode.FINDINGS))
+
+
+@app.command()
+@_handled
 def check() -> None:
     """Validate the catalogue, then the warehouse against the contracts.
 
@@ -184,180 +221,6 @@ def kpis(
     console.print_table(
         kpi_detail(catalogue, kpi, ws.language) if kpi else kpi_table(catalogue, ws.language)
     )
-
-
-@app.command()
-@_handled
-def diff(
-    run_a: Annotated[Path, typer.Argument(help="The earlier run folder (e.g. out/FY2026-Q3).")],
-    run_b: Annotated[Path, typer.Argument(help="The later run folder.")],
-    tolerance: Annotated[
-        float, typer.Option("--tolerance", help="Relative change to ignore (0.001 = 0.1 %).")
-    ] = 0.0,
-    fmt: Annotated[str, typer.Option("--format", "-f", help="table, json or md.")] = "table",
-    entity: Annotated[str | None, typer.Option("--entity", "-e", help="Only this entity.")] = None,
-    kpi: Annotated[str | None, typer.Option("--kpi", "-k", help="Only this KPI.")] = None,
-) -> None:
-    """Compare two report runs by entity and KPI: values, statuses, definitions, sources.
-
-    Exit 0 when nothing differs, 1 when something does, 2 when a folder is not a run.
-    Example: soekpi diff archive/FY2026-Q3 out/FY2026-Q3 --format md > restatement.md
-    """
-    from soekpi.audit.diff import diff_runs
-    from soekpi.audit.render import render_json, render_markdown, render_table
-
-    _choice(fmt, ("table", "json", "md"), "--format")
-    result = diff_runs(run_a, run_b, tolerance, entity, kpi)
-    if fmt == "json":
-        console.write(render_json(result))
-    elif fmt == "md":
-        console.write(render_markdown(result))
-    else:
-        console.print_table(render_table(result))
-    if result.has_differences:
-        raise typer.Exit(int(ExitCode.FINDINGS))
-
-
-@app.command()
-@_handled
-def close(
-    cycle: Annotated[str, typer.Argument(help="The cycle to close, e.g. FY2026-Q3.")],
-    reopen: Annotated[bool, typer.Option("--reopen", help="Reopen a closed cycle.")] = False,
-    reason: Annotated[
-        str | None,
-        typer.Option("--reason", help="Why (required with --reopen; kept in the audit log)."),
-    ] = None,
-) -> None:
-    """Close a fiscal cycle: loads touching its periods are refused until it is reopened.
-
-    Example: soekpi close FY2026-Q3; soekpi close FY2026-Q3 --reopen --reason "late ERP fix"
-    """
-    from soekpi.audit.closing import close_cycle, reopen_cycle
-
-    ws = _workspace()
-    if reopen:
-        was = reopen_cycle(ws, cycle, reason)
-        console.info(f"reopened {was.cycle} ({was.start_date}..{was.end_date}): {reason}")
-    else:
-        done = close_cycle(ws, cycle, reason)
-        manifest = f"; manifest sha256 {done.manifest_sha256}" if done.manifest_sha256 else ""
-        dates = f"{done.start_date}..{done.end_date}"
-        console.info(f"closed {done.cycle} ({dates}) by {done.closed_by}{manifest}")
-
-
-@app.command("catalogue-docs")
-@_handled
-def catalogue_docs(
-    catalogue: Annotated[
-        Path, typer.Option("--catalogue", help="The catalogue folder (*.yaml, *.yml).")
-    ] = Path("metrics"),
-    out: Annotated[
-        Path | None, typer.Option("--out", "-o", help="Write the page here (default: stdout).")
-    ] = None,
-) -> None:
-    """Render the catalogue's reference page (Markdown): KPIs, sources, targets.
-
-    Example: soekpi catalogue-docs --catalogue metrics --out docs/catalogue.md
-    """
-    from soekpi.catalogue.reference import catalogue_reference
-
-    page = catalogue_reference(catalogue)
-    if out is None:
-        console.write(page)
-    else:
-        out.write_text(page, encoding="utf-8")
-        console.info(f"wrote {out}")
-
-
-@app.command()
-@_handled
-def report(
-    cycle: CycleOpt,
-    out: Annotated[
-        Path | None,
-        typer.Option(
-            "--out", "-o", help="Write the run under this folder (default: the workspace 'output')."
-        ),
-    ] = None,
-    formats: Annotated[
-        str, typer.Option("--format", "-f", help="Report files to write: html, md or html,md.")
-    ] = "html,md",
-    lang: Annotated[
-        str | None, typer.Option("--lang", help="en or zh-CN (default: the workspace 'language').")
-    ] = None,
-    fail_on: Annotated[
-        str | None,
-        typer.Option(
-            "--fail-on",
-            help="Exit 1 when a KPI of the root entity is red (red), or red or amber (amber); "
-            "the run is written either way.",
-        ),
-    ] = None,
-    force: Annotated[
-        bool, typer.Option("--force", help="Replace an existing run (kept as <cycle>.prev).")
-    ] = False,
-) -> None:
-    """Write one report run: <output>/<cycle>/ with report.html, report.md, kpis.csv,
-    kpis.json and manifest.json, published atomically. Prints the run folder.
-
-    Example: soekpi report --cycle previous --fail-on red
-    """
-    from soekpi.catalogue import load_catalogue
-    from soekpi.report.run import FAIL_ON, write_report
-    from soekpi.workspace import LANGUAGES
-
-    if lang is not None:
-        _choice(lang, LANGUAGES, "--lang")
-    if fail_on is not None:
-        _choice(fail_on, FAIL_ON, "--fail-on")
-    ws = _workspace()
-    run = write_report(
-        ws, load_catalogue(ws), cycle, out=out, formats=formats.split(","), lang=lang, force=force
-    )
-    console.write(str(run.path))
-    if run.fails(fail_on):
-        console.info(
-            f"--fail-on {fail_on}: a KPI of the root entity is {fail_on}"
-            + (" or red" if fail_on == "amber" else "")
-        )
-        raise typer.Exit(int(ExitCode.FINDINGS))
-
-
-@app.command()
-@_handled
-def load(
-    source: Annotated[str, typer.Argument(help="The source to load into, e.g. financials.")],
-    files: Annotated[
-        list[Path],
-        typer.Argument(help="CSV, TSV, Parquet, JSON/NDJSON or XLSX files (by extension)."),
-    ],
-    mode: Annotated[
-        str,
-        typer.Option(
-            "--mode",
-            help="append, or replace: restate the (entity, month) pairs (or keys) in the files.",
-        ),
-    ] = "append",
-    wait: Annotated[
-        float, typer.Option("--wait", help="Wait up to SECONDS for another writer to finish.")
-    ] = 0.0,
-) -> None:
-    """Load extract files into a source, checking every row against its contract.
-
-    Good rows go into the table, bad rows into _rejected with their reason; all files in
-    one transaction. Exit 0 when every row loaded, 1 when some were rejected, 2 when a file
-    cannot be read (nothing written), 3 when the warehouse is locked.
-    Example: soekpi load financials ledger_2025_q1.csv ledger_2025_q2.xlsx
-    """
-    from soekpi.loading import load_extracts, load_summary_table, render_text
-
-    _choice(mode, ("append", "replace"), "--mode")
-    with console.progress(f"loading {source}") as bar:
-        summary = load_extracts(_workspace(), source, files, mode=mode, wait=wait, progress=bar)
-    console.info(render_text(load_summary_table(summary)))
-    if summary.rows_rejected:
-        console.info(f"{summary.rows_rejected} row(s) rejected; see the table _rejected")
-        raise typer.Exit(int(ExitCode.FINDINGS))
 
 
 @app.command()
@@ -421,6 +284,92 @@ def compute(
 
 @app.command()
 @_handled
+def report(
+    cycle: CycleOpt,
+    out: Annotated[
+        Path | None,
+        typer.Option(
+            "--out", "-o", help="Write the run under this folder (default: the workspace 'output')."
+        ),
+    ] = None,
+    formats: Annotated[
+        str, typer.Option("--format", "-f", help="Report files to write: html, md or html,md.")
+    ] = "html,md",
+    lang: Annotated[
+        str | None, typer.Option("--lang", help="en or zh-CN (default: the workspace 'language').")
+    ] = None,
+    fail_on: Annotated[
+        str | None,
+        typer.Option(
+            "--fail-on",
+            help="Exit 1 when a KPI of the root entity is red (red), or red or amber (amber); "
+            "the run is written either way.",
+        ),
+    ] = None,
+    force: Annotated[
+        bool, typer.Option("--force", help="Replace an existing run (kept as <cycle>.prev).")
+    ] = False,
+) -> None:
+    """Write one report run: <output>/<cycle>/ with report.html, report.md, kpis.csv,
+    kpis.json and manifest.json, published atomically. Prints the run folder.
+
+    Example: soekpi report --cycle previous --fail-on red
+    """
+    from soekpi.catalogue import load_catalogue
+    from soekpi.report.run import FAIL_ON, write_report
+    from soekpi.workspace import LANGUAGES
+
+    if lang is not None:
+        _choice(lang, LANGUAGES, "--lang")
+    if fail_on is not None:
+        _choice(fail_on, FAIL_ON, "--fail-on")
+    ws = _workspace()
+    run = write_report(
+        ws, load_catalogue(ws), cycle, out=out, formats=formats.split(","), lang=lang, force=force
+    )
+    console.write(str(run.path))
+    if run.fails(fail_on):
+        console.info(
+            f"--fail-on {fail_on}: a KPI of the root entity is {fail_on}"
+            + (" or red" if fail_on == "amber" else "")
+        )
+        raise typer.Exit(int(ExitCode.FINDINGS))
+
+
+@app.command()
+@_handled
+def diff(
+    run_a: Annotated[Path, typer.Argument(help="The earlier run folder (e.g. out/FY2026-Q3).")],
+    run_b: Annotated[Path, typer.Argument(help="The later run folder.")],
+    tolerance: Annotated[
+        float, typer.Option("--tolerance", help="Relative change to ignore (0.001 = 0.1 %).")
+    ] = 0.0,
+    fmt: Annotated[str, typer.Option("--format", "-f", help="table, json or md.")] = "table",
+    entity: Annotated[str | None, typer.Option("--entity", "-e", help="Only this entity.")] = None,
+    kpi: Annotated[str | None, typer.Option("--kpi", "-k", help="Only this KPI.")] = None,
+) -> None:
+    """Compare two report runs by entity and KPI: values, statuses, definitions, sources.
+
+    Exit 0 when nothing differs, 1 when something does, 2 when a folder is not a run.
+    Example: soekpi diff archive/FY2026-Q3 out/FY2026-Q3 --format md > restatement.md
+    """
+    from soekpi.audit.diff import diff_runs
+    from soekpi.audit.render import render_json, render_markdown, render_table
+
+    _choice(fmt, ("table", "json", "md"), "--format")
+    result = diff_runs(run_a, run_b, tolerance, entity, kpi)
+    if fmt == "json":
+        console.write(render_json(result))
+    elif fmt == "md":
+        console.write(render_markdown(result))
+    else:
+        console.print_table(render_table(result))
+    if result.has_differences:
+        raise typer.Exit(int(ExitCode.FINDINGS))
+
+
+@app.command()
+@_handled
 def verify(
     run: Annotated[Path, typer.Argument(help="The run folder to verify (e.g. out/FY2026-Q3).")],
     fmt: Annotated[str, typer.Option("--format", "-f", help="table, json or md.")] = "table",
@@ -445,6 +394,57 @@ def verify(
         console.print_table(verification_table(result))
     if not result.reproducible:
         raise typer.Exit(int(ExitCode.FINDINGS))
+
+
+@app.command()
+@_handled
+def close(
+    cycle: Annotated[str, typer.Argument(help="The cycle to close, e.g. FY2026-Q3.")],
+    reopen: Annotated[bool, typer.Option("--reopen", help="Reopen a closed cycle.")] = False,
+    reason: Annotated[
+        str | None,
+        typer.Option("--reason", help="Why (required with --reopen; kept in the audit log)."),
+    ] = None,
+) -> None:
+    """Close a fiscal cycle: loads touching its periods are refused until it is reopened.
+
+    Example: soekpi close FY2026-Q3; soekpi close FY2026-Q3 --reopen --reason "late ERP fix"
+    """
+    from soekpi.audit.closing import close_cycle, reopen_cycle
+
+    ws = _workspace()
+    if reopen:
+        was = reopen_cycle(ws, cycle, reason)
+        console.info(f"reopened {was.cycle} ({was.start_date}..{was.end_date}): {reason}")
+    else:
+        done = close_cycle(ws, cycle, reason)
+        manifest = f"; manifest sha256 {done.manifest_sha256}" if done.manifest_sha256 else ""
+        dates = f"{done.start_date}..{done.end_date}"
+        console.info(f"closed {done.cycle} ({dates}) by {done.closed_by}{manifest}")
+
+
+@app.command("catalogue-docs")
+@_handled
+def catalogue_docs(
+    catalogue: Annotated[
+        Path, typer.Option("--catalogue", help="The catalogue folder (*.yaml, *.yml).")
+    ] = Path("metrics"),
+    out: Annotated[
+        Path | None, typer.Option("--out", "-o", help="Write the page here (default: stdout).")
+    ] = None,
+) -> None:
+    """Render the catalogue's reference page (Markdown): KPIs, sources, targets.
+
+    Example: soekpi catalogue-docs --catalogue metrics --out docs/catalogue.md
+    """
+    from soekpi.catalogue.reference import catalogue_reference
+
+    page = catalogue_reference(catalogue)
+    if out is None:
+        console.write(page)
+    else:
+        out.write_text(page, encoding="utf-8")
+        console.info(f"wrote {out}")
 
 
 def main() -> None:
