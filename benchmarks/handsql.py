@@ -190,8 +190,8 @@ pms_e AS (
     arg_max(active, month) AS active_projects_at_end,
     arg_max(over_budget, month) AS over_budget_projects_at_end
   FROM (
-    SELECT entity_id, month, sum(active_at_month_end) AS active,
-           sum(over_budget_at_month_end) AS over_budget
+    SELECT entity_id, month, sum(active_projects) AS active,
+           sum(over_budget_projects) AS over_budget
     FROM project_month_status WHERE month < (SELECT next_month FROM bound)
     GROUP BY ALL
   ) m JOIN windows w ON m.month BETWEEN w.first_month AND w.last_month

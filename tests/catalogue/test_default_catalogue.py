@@ -312,10 +312,10 @@ def test_project_month_status_view_flags_active_and_over_budget_projects(
         catalogue, {"financials": fin, "projects": projects, "project_progress": progress}
     )
     rows = con.execute(
-        "select month, sum(active_at_month_end), sum(over_budget_at_month_end) "
-        "from project_month_status where entity_id = 'E1' group by month order by month"
+        "select month, active_projects, over_budget_projects "
+        "from project_month_status where entity_id = 'E1' order by month"
     ).fetchall()
-    by_month = {month.month: (int(active), int(over)) for month, active, over in rows}
+    by_month = {month.month: (active, over) for month, active, over in rows}
     assert by_month == {
         1: (1, 0),  # P1 active, cost 40 ≤ 100
         2: (2, 1),  # P1 (40) and P2 (60 > 50) active
@@ -327,10 +327,57 @@ def test_project_month_status_view_flags_active_and_over_budget_projects(
     # Q1 2025 closing: March has 1 active and 1 over budget → share 1 / 1 × 100 = 100 %
     # Q2 2025 closing: June has 2 active, 1 over budget → share 1 / 2 × 100 = 50 %
     q1 = (date(2025, 1, 1), date(2025, 3, 31))
-    active = _closing(con, "project_month_status", "active_at_month_end", "E1", *q1)
-    over = _closing(con, "project_month_status", "over_budget_at_month_end", "E1", *q1)
+    active = _closing(con, "project_month_status", "active_projects", "E1", *q1)
+    over = _closing(con, "project_month_status", "over_budget_projects", "E1", *q1)
     assert (active, over) == (1, 1)
     q2 = (date(2025, 4, 1), date(2025, 6, 30))
-    active = _closing(con, "project_month_status", "active_at_month_end", "E1", *q2)
-    over = _closing(con, "project_month_status", "over_budget_at_month_end", "E1", *q2)
+    active = _closing(con, "project_month_status", "active_projects", "E1", *q2)
+    over = _closing(con, "project_month_status", "over_budget_projects", "E1", *q2)
     assert (active, over) == (2, 1)
+
+
+def test_project_month_status_view_edge_cases(catalogue: Catalogue) -> None:
+    fin = [("E1", date(2025, m, 1), "revenue", 1) for m in range(1, 7)]  # data to June 2025
+
+    def project(pid: str, status: str, start: date, end: date | None, budget: int) -> tuple:
+        return (pid, "E2", pid, "cloud", "pilot", status, start, date(2026, 6, 30), end, budget)
+
+    projects = [
+        # completed without an end date: never active, but its entity has rows from March
+        project("Q1", "completed", date(2025, 3, 5), None, 10),
+        # active, budget 100: cost 60 (Feb) + 40 (Mar) = 100 is not above the budget;
+        # + 1 (May) = 101 is, from May on. The 500 booked in December 2024, before the
+        # project's first month, is not part of its cost to date.
+        project("Q2", "active", date(2025, 2, 20), None, 100),
+        # over budget in February (90 > 80), completed in April (ends on 1 April, so
+        # active at the end of February and March only): over budget in Feb and Mar
+        project("Q3", "completed", date(2025, 2, 1), date(2025, 4, 1), 80),
+        # 'active' but with an actual end in May: active at the end of April, not of May
+        project("Q4", "active", date(2025, 4, 30), date(2025, 5, 31), 0),
+    ]
+    progress = [
+        ("Q2", "E2", date(2024, 12, 1), 0, 0, 500),
+        ("Q2", "E2", date(2025, 2, 1), 0, 0, 60),
+        ("Q2", "E2", date(2025, 3, 1), 0, 0, 40),
+        ("Q2", "E2", date(2025, 5, 1), 0, 0, 1),
+        ("Q3", "E2", date(2025, 2, 1), 0, 0, 90),
+        ("Q4", "E2", date(2025, 4, 1), 0, 0, 0),  # cost 0 is not above budget 0
+    ]
+    con = _warehouse(
+        catalogue, {"financials": fin, "projects": projects, "project_progress": progress}
+    )
+    rows = con.execute(
+        "select month, active_projects, over_budget_projects "
+        "from project_month_status where entity_id = 'E2' order by month"
+    ).fetchall()
+    by_month = {month.month: (active, over) for month, active, over in rows}
+    assert by_month == {
+        2: (2, 1),  # Q2 (60 ≤ 100), Q3 (90 > 80)
+        3: (2, 1),  # Q2 (100 ≤ 100), Q3
+        4: (2, 0),  # Q2 (100), Q4 (0 ≤ 0); Q3 completed on 1 April
+        5: (1, 1),  # Q2 (101 > 100); Q4 ended on 31 May
+        6: (1, 1),  # Q2
+    }
+    # E2's rows start in February, its first project's first month (Q1, completed, also
+    # gives rows from March but no counts)
+    assert min(rows)[0] == date(2025, 2, 1)
