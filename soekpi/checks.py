@@ -14,15 +14,16 @@ if TYPE_CHECKING:
 
 
 def run_checks(ws: Workspace) -> list[Problem]:
-    """Validate the catalogue, then the warehouse data when the warehouse file exists.
+    """Validate the catalogue, then the warehouse data (a DuckDB file when it exists, or the
+    Spark database of a Spark workspace).
 
     A broken catalogue raises CatalogueError (exit 2, every problem on its own line); the
     returned problems are findings in the data (exit 1). An empty list means all is clean.
     """
     catalogue = load_catalogue(ws)
-    if ws.warehouse.engine != "duckdb" or ws.warehouse.path is None:
-        return []
-    if not ws.warehouse.path.exists():
+    if ws.warehouse.engine == "duckdb" and (
+        ws.warehouse.path is None or not ws.warehouse.path.exists()
+    ):
         return []
     if importlib.util.find_spec("soekpi.warehouse.datacheck") is None:
         return []

@@ -78,22 +78,22 @@ def load_summary_table(summary: LoadSummary) -> Table:
 def cycle_overview(ws: Workspace) -> list[QuarterCoverage]:
     """The fiscal quarters that have data, with the coverage of each source (oldest first)."""
     from soekpi.catalogue import load_catalogue
-    from soekpi.warehouse.connection import open_warehouse
     from soekpi.warehouse.coverage import quarter_coverage
+    from soekpi.warehouse.sandbox import sandbox
 
     catalogue = load_catalogue(ws)
-    with open_warehouse(ws, write=False) as con:
+    with sandbox(ws) as con:  # read-only; a Spark reader on a Spark workspace
         return quarter_coverage(con, catalogue, ws.fiscal)
 
 
 def latest_complete_quarter(ws: Workspace) -> Cycle:
     """SPEC §2 ``latest``; a UsageError when no quarter is complete yet."""
     from soekpi.catalogue import load_catalogue
-    from soekpi.warehouse.connection import open_warehouse
     from soekpi.warehouse.coverage import latest_quarter
+    from soekpi.warehouse.sandbox import sandbox
 
     catalogue = load_catalogue(ws)
-    with open_warehouse(ws, write=False) as con:
+    with sandbox(ws) as con:
         found = latest_quarter(con, catalogue, ws.fiscal)
     if found is None:
         raise UsageError(NO_COMPLETE_QUARTER)

@@ -46,7 +46,8 @@ class Workspace:
         if self.warehouse.engine != "duckdb" or self.warehouse.path is None:
             raise UsageError(
                 f"this command needs a DuckDB warehouse; {self.root / WORKSPACE_FILE} names "
-                f"engine '{self.warehouse.engine}'"
+                f"engine '{self.warehouse.engine}', which soekpi only reads: load its tables "
+                "with the lake's own pipelines (docs/scale-out.md)"
             )
         return self.warehouse.path
 

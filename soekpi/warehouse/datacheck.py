@@ -58,17 +58,42 @@ class _SourceCheck:
     def add(self, message: str) -> None:
         self.problems.append(Problem(self.where, f"source '{self.source.id}': {message}"))
 
+    def bad_values(self, bad: str) -> tuple[int, list[str]]:
+        """How many rows the query ``bad`` (one column ``v``, VARCHAR) returns, and its first
+        few distinct non-null values in plain string order. Portable SQL, so that the same
+        check runs on every engine (the Spark reader transpiles it)."""
+        rows = self.con.execute(
+            f"WITH bad AS ({bad}) SELECT 'n' AS k, CAST(count(*) AS VARCHAR) AS v FROM bad "
+            f"UNION ALL SELECT * FROM (SELECT DISTINCT 'e' AS k, v FROM bad "
+            f"WHERE v IS NOT NULL ORDER BY v LIMIT {_EXAMPLES + 1})"
+        ).fetchall()
+        count = next(int(v) for k, v in rows if k == "n")
+        return count, sorted(str(v) for k, v in rows if k == "e")
+
     def violations(self, condition: str, column: str, what: str) -> None:
         """Count rows where ``condition`` holds, with a few distinct example values."""
-        col = quote(column)
-        count, examples = self.con.execute(
-            f"SELECT count(*), list_sort(list(DISTINCT {col}::VARCHAR))[1:{_EXAMPLES + 1}] "
-            f"FROM {self.table} WHERE {condition}"
-        ).fetchall()[0]
+        count, values = self.bad_values(
+            f"SELECT CAST({quote(column)} AS VARCHAR) AS v FROM {self.table} WHERE {condition}"
+        )
         if count:
-            values = [e for e in (examples or []) if e is not None]
             suffix = _examples(values, len(values)) if values else ""
             self.add(f"{count} row(s) where {column} {what}{suffix}")
+
+    def keys(self) -> None:
+        """Rows sharing a primary key (for engines that do not enforce keys)."""
+        key = self.source.primary_key
+        if not key:
+            return
+        text = " || ' / ' || ".join(f"CAST({quote(c)} AS VARCHAR)" for c in key)
+        count, examples = self.bad_values(
+            f"SELECT {text} AS v FROM {self.table} GROUP BY {', '.join(quote(c) for c in key)} "
+            "HAVING count(*) > 1"
+        )
+        if count:
+            self.add(
+                f"{count} key(s) ({', '.join(key)}) appear on more than one row "
+                f"(primary key){_examples(examples, count)}"
+            )
 
     def columns(self) -> None:
         for column in self.source.columns.values():
@@ -92,15 +117,14 @@ class _SourceCheck:
                     f"is above the maximum {_number(column.max)}",
                 )
             if column.unique and (column.name,) != tuple(self.source.primary_key):
-                count, examples = self.con.execute(
-                    f"SELECT count(*), list_sort(list(v))[1:{_EXAMPLES + 1}] FROM ("
-                    f"SELECT {col}::VARCHAR AS v FROM {self.table} WHERE {col} IS NOT NULL "
-                    "GROUP BY ALL HAVING count(*) > 1)"
-                ).fetchall()[0]
+                count, examples = self.bad_values(
+                    f"SELECT CAST({col} AS VARCHAR) AS v FROM {self.table} "
+                    f"WHERE {col} IS NOT NULL GROUP BY 1 HAVING count(*) > 1"
+                )
                 if count:
                     self.add(
                         f"{count} value(s) of {column.name} appear on more than one row "
-                        f"(unique){_examples(list(examples), count)}"
+                        f"(unique){_examples(examples, count)}"
                     )
             if column.references is not None:
                 self.orphans(column)
@@ -119,12 +143,11 @@ class _SourceCheck:
             )
         else:
             found = "false"
-        count, examples = self.con.execute(
-            f"SELECT count(*), list_sort(list(DISTINCT t.{col}::VARCHAR))[1:{_EXAMPLES + 1}] "
-            f"FROM {self.table} t WHERE t.{col} IS NOT NULL AND NOT ({found})"
-        ).fetchall()[0]
+        count, values = self.bad_values(
+            f"SELECT CAST(t.{col} AS VARCHAR) AS v FROM {self.table} t "
+            f"WHERE t.{col} IS NOT NULL AND NOT ({found})"
+        )
         if count:
-            values = list(examples or [])
             self.add(
                 f"{count} orphan row(s): {column.name} not in {ref_source}.{ref_column}"
                 f"{_examples(values, len(values))}"
@@ -136,16 +159,21 @@ class _SourceCheck:
             return
         t, e = quote(source.time_column), quote(source.entity_column)
         rows = self.con.execute(
-            f"WITH m AS (SELECT DISTINCT {e}::VARCHAR AS entity, "
-            f"date_trunc('month', {t})::DATE AS month FROM {self.table} "
+            f"WITH m AS (SELECT DISTINCT CAST({e} AS VARCHAR) AS entity, "
+            f"CAST(date_trunc('month', {t}) AS DATE) AS month FROM {self.table} "
             f"WHERE {t} IS NOT NULL AND {e} IS NOT NULL), "
-            "span AS (SELECT entity, unnest(generate_series(min(month), max(month), "
-            "INTERVAL 1 MONTH))::DATE AS month FROM m GROUP BY entity) "
-            "SELECT entity, list_sort(list(month)) FROM span "
-            "WHERE NOT EXISTS (SELECT 1 FROM m WHERE m.entity = span.entity "
-            "AND m.month = span.month) GROUP BY entity ORDER BY entity"
+            "bounds AS (SELECT entity, min(month) AS lo, max(month) AS hi FROM m "
+            "GROUP BY entity), "
+            "span AS (SELECT entity, CAST(unnest(generate_series(lo, hi, INTERVAL 1 MONTH)) "
+            "AS DATE) AS month FROM bounds) "
+            "SELECT entity, month FROM span WHERE NOT EXISTS (SELECT 1 FROM m "
+            "WHERE m.entity = span.entity AND m.month = span.month) ORDER BY entity, month"
         ).fetchall()
-        for entity, months in rows:
+        missing: dict[str, list[Any]] = {}
+        for entity, month in rows:
+            missing.setdefault(str(entity), []).append(month)
+        for entity, months in sorted(missing.items()):
+            months.sort()
             shown = ", ".join(str(m)[:7] for m in months[:6])
             more = f" and {len(months) - 6} more" if len(months) > 6 else ""
             self.add(
@@ -156,30 +184,44 @@ class _SourceCheck:
 
 def check_data(ws: Workspace, catalogue: Catalogue) -> list[Problem]:
     """Findings in the warehouse's data against the catalogue's contracts (empty when clean
-    or when there is no warehouse yet). Located as ``data/warehouse.duckdb: source 'x': …``.
+    or when there is no warehouse yet). Located as ``data/warehouse.duckdb: source 'x': …``
+    (on Spark: ``spark database 'lake': source 'x': …``).
+
+    The checks run on the sandbox (read-only), so the same SQL runs on DuckDB and, through
+    the Spark reader, on Spark. Spark tables have no primary key: there the drift check
+    leaves the key out and the rows are checked for duplicate keys instead.
 
     Example::
 
         for problem in check_data(ws, catalogue):
             print(problem)
     """
-    from soekpi.warehouse.connection import open_warehouse
+    from dataclasses import replace
+
+    from soekpi.warehouse.sandbox import sandbox
     from soekpi.warehouse.schema import table_sources
 
-    if not ws.warehouse_path.is_file():
-        return []
-    where = Location(ws.shown(ws.warehouse_path))
+    enforces_keys = ws.warehouse.engine == "duckdb"
+    if enforces_keys:
+        if not ws.warehouse_path.is_file():
+            return []
+        where = Location(ws.shown(ws.warehouse_path))
+    else:
+        where = Location(f"spark database '{ws.warehouse.database}'")
     problems: list[Problem] = []
-    with open_warehouse(ws, write=False) as con:
+    with sandbox(ws) as con:
         tables = existing_tables(con)
         for source in table_sources(catalogue):
             if source.table_name not in tables:
                 continue
-            drift = table_drift(con, source, where)
+            contract = source if enforces_keys else replace(source, primary_key=())
+            drift = table_drift(con, contract, where)
             if drift:
                 problems.extend(drift)
                 continue
             check = _SourceCheck(con, catalogue, source, where, tables)
+            if not enforces_keys:
+                check.keys()
             check.columns()
             check.gaps()
             problems.extend(check.problems)

@@ -25,9 +25,10 @@ Only ``load`` and ``close`` need DuckDB (they write); they refuse a Spark worksp
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 import os
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import date, datetime
 from decimal import Decimal
@@ -46,7 +47,7 @@ ALLOWED_FUNCTIONS = frozenset(
     {
         # logic, comparison, conditionals
         "and", "or", "not", "case", "if", "coalesce", "nullif", "greatest", "least",
-        "in", "between", "like", "ilike",
+        "in", "between", "like", "ilike", "exists",
         # casts and numbers
         "cast", "try_cast", "abs", "round", "floor", "ceil", "sign", "sqrt", "pow", "power",
         "ln", "log", "log10", "exp", "mod",
@@ -66,15 +67,64 @@ ALLOWED_FUNCTIONS = frozenset(
     }
 )  # fmt: skip
 
+#: CTEs of the measure plan that are the same in every statement of a run (the entity
+#: closure, :func:`soekpi.engine.plan.closure_sql`): Spark computes them once per reader
+#: instead of once per reference (see :func:`to_spark_sql`'s ``share``).
+SHARED_CTES = frozenset({"__closure"})
+
 _SYSTEM_SCHEMA = "information_schema"
 _TABLES_VIEW = "__soekpi_information_schema_tables"
+_COLUMNS_VIEW = "__soekpi_information_schema_columns"
+_CONSTRAINTS_VIEW = "__soekpi_duckdb_constraints"
+#: DuckDB's catalogue relations a statement may read, as the reader's temporary views.
+_SYSTEM_VIEWS = {"tables": _TABLES_VIEW, "columns": _COLUMNS_VIEW}
+#: Spark's type names as DuckDB prints them (information_schema.columns.data_type).
+_DUCKDB_TYPES = {
+    "string": "VARCHAR",
+    "int": "INTEGER",
+    "integer": "INTEGER",
+    "bigint": "BIGINT",
+    "smallint": "SMALLINT",
+    "tinyint": "TINYINT",
+    "double": "DOUBLE",
+    "float": "FLOAT",
+    "boolean": "BOOLEAN",
+    "date": "DATE",
+    "timestamp": "TIMESTAMP",
+    "timestamp_ntz": "TIMESTAMP",
+    "binary": "BLOB",
+}
+_VIEW_NUMBERS = itertools.count(1)
 _DEFAULT_CONF = {
     "spark.ui.enabled": "false",
     "spark.ui.showConsoleProgress": "false",
-    "spark.sql.shuffle.partitions": "4",
     "spark.sql.session.timeZone": "UTC",
     "spark.sql.ansi.enabled": "true",
+    # Adaptive execution coalesces the small shuffles of the aggregated measure queries.
+    "spark.sql.adaptive.enabled": "true",
+    "spark.sql.adaptive.coalescePartitions.enabled": "true",
 }
+
+
+def default_conf(master: str) -> dict[str, str]:
+    """soekpi's Spark settings for ``master`` (``conf`` in soekpi.yaml overrides them).
+
+    In local mode a run is dominated by fixed per-query costs, not by data (docs/scale-out.md,
+    benchmark): two shuffle partitions per core (2..8), and the driver JVM compiles with the
+    quick C1 compiler only (``-XX:TieredStopAtLevel=1``), which halves the CPU spent warming
+    up a fresh JVM on many small queries. On a cluster the cluster's own settings stand.
+    """
+    conf = dict(_DEFAULT_CONF)
+    if master.startswith("local"):
+        threads = master.partition("[")[2].partition("]")[0].split(",")[0].strip() or "1"
+        cores = (
+            (os.cpu_count() or 2) if threads == "*" else int(threads) if threads.isdigit() else 2
+        )
+        conf["spark.sql.shuffle.partitions"] = str(min(8, max(2, 2 * cores)))
+        conf["spark.driver.extraJavaOptions"] = (
+            "-XX:TieredStopAtLevel=1 -XX:ReservedCodeCacheSize=256m"
+        )
+    return conf
 
 
 # ----------------------------------------------------------------------------- SQL → Spark
@@ -98,15 +148,22 @@ def statement_problem(tree: Any, tables: set[str]) -> str | None:
     for node in tree.walk():
         if isinstance(node, exp.Table):
             if isinstance(node.this, exp.Func):
+                if _function_name(node.this) == "duckdb_constraints" and not node.this.expressions:
+                    continue
                 return f"table function '{_function_name(node.this)}()' is not allowed on Spark"
             db = node.args.get("db")
             if node.args.get("catalog") or (
-                db is not None and not (db.name.lower() == _SYSTEM_SCHEMA and node.name == "tables")
+                db is not None
+                and not (db.name.lower() == _SYSTEM_SCHEMA and node.name in _SYSTEM_VIEWS)
             ):
                 return f"reads '{node.sql(dialect='duckdb')}': name tables without a database"
             if db is None and node.name not in ctes and node.name not in tables:
                 return f"reads '{node.name}', which is not a table of the Spark database"
-        elif isinstance(node, exp.Func) and not isinstance(node, exp.Connector | exp.Not):
+        elif (
+            isinstance(node, exp.Func)
+            and not isinstance(node, exp.Connector | exp.Not)
+            and not isinstance(node.parent, exp.Table)
+        ):  # table functions: checked above
             name = _function_name(node)
             if name not in ALLOWED_FUNCTIONS:
                 return f"function '{name}()' is not allowed on Spark"
@@ -219,13 +276,18 @@ def _sequence(node: Any) -> Any:
 
 
 def to_spark_sql(
-    sql: str, params: Sequence[Any] | None = None, tables: set[str] | None = None
+    sql: str,
+    params: Sequence[Any] | None = None,
+    tables: set[str] | None = None,
+    share: Callable[[str], str] | None = None,
 ) -> str:
     """``sql`` (DuckDB dialect) as the Spark SQL that computes the same thing.
 
     ``params`` fill ``?`` markers in order; with ``tables`` (the database's tables) the
     statement is first checked (:func:`statement_problem`) and an :class:`InputError` raised
-    when it may not be sent.
+    when it may not be sent. With ``share``, the body of every CTE named in
+    :data:`SHARED_CTES` is handed to it as Spark SQL, and the CTE reads the table whose
+    name it returns instead (the reader computes such a CTE once for all its statements).
 
     Example::
 
@@ -250,7 +312,10 @@ def to_spark_sql(
 
     def rewrite(node: Any) -> Any:
         if isinstance(node, exp.Table) and node.args.get("db") is not None:
-            return exp.to_table(_TABLES_VIEW).as_(node.alias_or_name)
+            return exp.to_table(_SYSTEM_VIEWS[node.name]).as_(node.alias_or_name)
+        if isinstance(node, exp.Table) and isinstance(node.this, exp.Func):
+            # duckdb_constraints(): Spark tables declare no constraints (an empty view)
+            return exp.to_table(_CONSTRAINTS_VIEW).as_(node.alias_or_name or "constraints")
         if isinstance(node, exp.Cast) and isinstance(node.this, exp.Explode):
             # Spark cannot cast a generator's output: cast the array it explodes instead.
             to = exp.DataType(
@@ -296,6 +361,11 @@ def to_spark_sql(
         return node
 
     out = tree.transform(rewrite, copy=True)
+    if share is not None:
+        for cte in out.find_all(exp.CTE):
+            if cte.alias_or_name in SHARED_CTES:
+                name = share(cte.this.sql(dialect="spark"))
+                cte.set("this", exp.select("*").from_(exp.to_table(name)))
     return str(out.sql(dialect="spark"))
 
 
@@ -340,6 +410,50 @@ class SparkReader:
         session.createDataFrame(
             rows or [("", "", "")], "table_name string, table_schema string, table_type string"
         ).where("table_name != ''" if not rows else "true").createOrReplaceTempView(_TABLES_VIEW)
+        self._shared: dict[str, tuple[str, Any]] = {}  # Spark SQL → (temp view, cached frame)
+        self._catalogue_views: set[str] = set()
+
+    def _catalogue_view(self, query: str) -> None:
+        """Create the views of DuckDB's catalogue relations that ``query`` reads, on first
+        use: ``information_schema.columns`` (with DuckDB's type names) and
+        ``duckdb_constraints()`` (empty: Spark tables declare no keys)."""
+        text = query.lower()
+        if "information_schema.columns" in text and _COLUMNS_VIEW not in self._catalogue_views:
+            rows = []
+            for table in sorted(self.tables):
+                for position, column in enumerate(
+                    self.session.catalog.listColumns(f"`{self.database}`.`{table}`"), start=1
+                ):
+                    spark_type = str(column.dataType).lower()
+                    duck_type = _DUCKDB_TYPES.get(spark_type, spark_type.upper())
+                    rows.append((table, "main", str(column.name), duck_type, position))
+            schema = (
+                "table_name string, table_schema string, column_name string, "
+                "data_type string, ordinal_position int"
+            )
+            frame = self.session.createDataFrame(rows or [("", "", "", "", 0)], schema)
+            frame.where("table_name != ''").createOrReplaceTempView(_COLUMNS_VIEW)
+            self._catalogue_views.add(_COLUMNS_VIEW)
+        if "duckdb_constraints" in text and _CONSTRAINTS_VIEW not in self._catalogue_views:
+            schema = (
+                "schema_name string, table_name string, constraint_type string, "
+                "constraint_column_names array<string>"
+            )
+            self.session.createDataFrame([], schema).createOrReplaceTempView(_CONSTRAINTS_VIEW)
+            self._catalogue_views.add(_CONSTRAINTS_VIEW)
+
+    def _share(self, spark_sql: str) -> str:
+        """A cached temporary view of ``spark_sql``'s result, made on first use."""
+        if spark_sql not in self._shared:
+            name = f"__soekpi_shared_{next(_VIEW_NUMBERS)}"
+            try:
+                frame = self.session.sql(spark_sql).cache()
+                frame.count()
+            except Exception as exc:
+                raise spark_failure(exc) from None
+            frame.createOrReplaceTempView(name)
+            self._shared[spark_sql] = (name, frame)
+        return self._shared[spark_sql][0]
 
     def run_spark(self, spark_sql: str) -> SparkResult:
         """Run Spark SQL as it is (soekpi's own statements only); errors become located
@@ -351,14 +465,19 @@ class SparkReader:
 
     def sql(self, query: str, params: Sequence[Any] | None = None) -> SparkResult:
         """Check, transpile and run one DuckDB-dialect query."""
-        return self.run_spark(to_spark_sql(query, params, self.tables | {_TABLES_VIEW}))
+        self._catalogue_view(query)
+        return self.run_spark(to_spark_sql(query, params, self.tables, share=self._share))
 
     def execute(self, query: str, params: Sequence[Any] | None = None) -> SparkResult:
         """Same as :meth:`sql` (DuckDB's two spellings)."""
         return self.sql(query, params)
 
     def close(self) -> None:
-        """Nothing to close: the Spark session lives as long as the process."""
+        """Drop the reader's cached views (the Spark session lives as long as the process)."""
+        for name, frame in self._shared.values():
+            self.session.catalog.dropTempView(name)
+            frame.unpersist()
+        self._shared.clear()
 
 
 def spark_failure(exc: Exception) -> InputError | RuntimeFailure:
@@ -393,7 +512,7 @@ def spark_session(master: str, conf: dict[str, str]) -> Any:
     builder = SparkSession.builder.appName("soekpi")
     remote = master.startswith("sc://")  # Spark Connect: the server has its own settings
     builder = builder.remote(master) if remote else builder.master(master)
-    for key, value in {**({} if remote else _DEFAULT_CONF), **conf}.items():
+    for key, value in {**({} if remote else default_conf(master)), **conf}.items():
         builder = builder.config(key, value)
     try:
         session = builder.getOrCreate()
@@ -423,7 +542,11 @@ def spark_reader(ws: Workspace) -> Iterator[SparkReader]:
             "register the source tables in it (docs/scale-out.md)"
         )
     session.catalog.setCurrentDatabase(settings.database)
-    yield SparkReader(session, settings.database)
+    reader = SparkReader(session, settings.database)
+    try:
+        yield reader
+    finally:
+        reader.close()
 
 
 # ----------------------------------------------------------------------------- fingerprints

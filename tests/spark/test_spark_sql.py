@@ -132,5 +132,6 @@ def test_load_and_close_refuse_a_spark_workspace(spark_ws: Path, args: list[str]
     assert result.exit_code == 2, result.output
     assert result.stderr.strip() == (
         f"error: this command needs a DuckDB warehouse; {spark_ws / 'soekpi.yaml'} names "
-        "engine 'spark'"
+        "engine 'spark', which soekpi only reads: load its tables with the lake's own "
+        "pipelines (docs/scale-out.md)"
     )
