@@ -44,17 +44,22 @@ def _big_group(units: int) -> pl.DataFrame:
 
 
 def test_a_group_too_large_for_the_grid_shows_its_top_levels_and_says_so() -> None:
-    units = GRID_LIMIT  # 1 + 2 + GRID_LIMIT rows do not fit
+    units = 1000  # 1 + 2 + 1,000 rows do not fit in GRID_LIMIT
+    assert units > GRID_LIMIT
     data = hand_data(result=replace(hand_result(), hierarchy=_big_group(units)))
     context = build_context(data)
     assert [r.entity.id for r in context.grid] == ["G", "E1", "E2"]
     md = render_markdown(context)
-    total = 3 + units
+    # 3 + 1,000 = 1,003 entities, written with a thousands separator like other numbers
     assert (
-        f"The grid shows the top 2 levels of the hierarchy (3 of {total} entities); "
+        "The grid shows the top 2 levels of the hierarchy (3 of 1,003 entities); "
         "soekpi compute --format csv lists every entity." in md
     )
     assert "| U0000 |" not in md
+    zh = build_context(
+        hand_data("zh-CN", result=replace(hand_result(), hierarchy=_big_group(units)))
+    )
+    assert "状态表仅列出层级前 2 级（共 1,003 个主体中的 3 个）" in render_markdown(zh)
 
 
 def test_a_group_that_fits_shows_every_entity_without_a_note() -> None:
