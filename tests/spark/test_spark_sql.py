@@ -135,3 +135,57 @@ def test_load_and_close_refuse_a_spark_workspace(spark_ws: Path, args: list[str]
         "engine 'spark', which soekpi only reads: load its tables with the lake's own "
         "pipelines (docs/scale-out.md)"
     )
+
+
+def test_catalogue_lookups_read_the_readers_views() -> None:
+    sql = to_spark_sql(
+        "select column_name, data_type from information_schema.columns where table_name = ?",
+        ["ledger"],
+        TABLES,
+    )
+    assert sql == (
+        "SELECT column_name, data_type FROM __soekpi_information_schema_columns AS columns "
+        "WHERE table_name = 'ledger'"
+    )
+    sql = to_spark_sql("select constraint_column_names from duckdb_constraints()", None, TABLES)
+    assert sql == ("SELECT constraint_column_names FROM __soekpi_duckdb_constraints AS constraints")
+    assert refused("select * from duckdb_settings()") == (
+        "refused to send SQL to Spark: table function 'duckdb_settings()' is not allowed on Spark"
+    )
+
+
+def test_the_entity_closure_is_shared_between_statements() -> None:
+    seen: list[str] = []
+
+    def share(body: str) -> str:
+        seen.append(body)
+        return "__shared_1"
+
+    sql = to_spark_sql(
+        "with __closure as (select a, b from ledger), x as (select a from ledger) "
+        "select * from __closure join x using (a)",
+        None,
+        TABLES,
+        share=share,
+    )
+    assert seen == ["SELECT a, b FROM ledger"]  # only the closure, not the other CTE
+    assert sql == (
+        "WITH __closure AS (SELECT * FROM __shared_1), x AS (SELECT a FROM ledger) "
+        "SELECT * FROM __closure JOIN x USING (a)"
+    )
+
+
+def test_local_mode_defaults() -> None:
+    from soekpi.warehouse.spark import default_conf
+
+    local = default_conf("local[2]")
+    assert local["spark.sql.shuffle.partitions"] == "4"  # two per core
+    assert default_conf("local[16]")["spark.sql.shuffle.partitions"] == "8"  # at most 8
+    assert default_conf("local")["spark.sql.shuffle.partitions"] == "2"  # one core: 2
+    assert local["spark.driver.extraJavaOptions"] == (
+        "-XX:TieredStopAtLevel=1 -XX:ReservedCodeCacheSize=256m"
+    )
+    assert local["spark.sql.adaptive.enabled"] == "true"
+    cluster = default_conf("yarn")
+    assert "spark.sql.shuffle.partitions" not in cluster
+    assert "spark.driver.extraJavaOptions" not in cluster
