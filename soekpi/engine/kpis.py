@@ -20,6 +20,8 @@ Choices where the SPEC is silent:
 
 from __future__ import annotations
 
+import functools
+import operator
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -70,7 +72,18 @@ def _finite(expr: pl.Expr) -> pl.Expr:
 def _divide(num: pl.Expr, den: pl.Expr) -> pl.Expr:
     import polars as pl
 
-    return pl.when(den.is_null() | (den == 0)).then(None).otherwise(num / den)
+    return pl.when(den.is_null() | (den == 0)).then(None).otherwise(num * _reciprocal(den))
+
+
+def _reciprocal(den: pl.Expr) -> pl.Expr:
+    """``1 / den``: divide as ``x * (1 / den)``, never ``x / den``.
+
+    Polars divides by a broadcast literal (a threshold, a weight) as a multiplication by its
+    reciprocal, but by a column exactly, so ``x / den`` gave different last bits depending on
+    whether ``den`` happened to be a literal in that frame — and a report (eight cycles) then
+    disagreed with ``verify`` (one cycle) on a composite index. ``x * (1 / den)`` is the
+    same bits on both paths."""
+    return 1.0 / den
 
 
 def formula_expr(formula: Formula) -> pl.Expr:
@@ -162,12 +175,16 @@ def score_expr(value: pl.Expr, green: pl.Expr, direction: str) -> pl.Expr:
     import polars as pl
 
     if direction == "lower_is_better":
-        score = pl.when(value <= 0).then(100.0).otherwise((100 * green / value).clip(None, 100))
+        score = (
+            pl.when(value <= 0)
+            .then(100.0)
+            .otherwise((100 * green * _reciprocal(value)).clip(None, 100))
+        )
     else:
         score = (
             pl.when(green == 0)
             .then(pl.when(value >= 0).then(100.0).otherwise(0.0))
-            .otherwise((100 * value / green).clip(0, 100))
+            .otherwise((100 * value * _reciprocal(green)).clip(0, 100))
         )
     return pl.when(value.is_null() | green.is_null()).then(None).otherwise(score)
 
@@ -245,7 +262,7 @@ def compute_kpis(
             value = (
                 pl.when(now.is_null() | before.is_null() | (before == 0))
                 .then(None)
-                .otherwise((now - before) / before.abs() * 100)
+                .otherwise((now - before) * _reciprocal(before.abs()) * 100)
             )
             incomplete = pl.col(f"i|{kpi.of}") | pl.col("__earlier_incomplete").fill_null(False)
             frame = frame.with_columns(
@@ -342,8 +359,11 @@ def _composite(
     counted = [
         pl.when(pl.col(f"__score|{c}").is_null()).then(0.0).otherwise(float(w)) for c, w in weights
     ]
-    total = pl.sum_horizontal(counted) if counted else pl.lit(0.0)
-    index = _divide(pl.sum_horizontal(weighted) if weighted else pl.lit(0.0), total)
+    # A left fold of binary additions, not pl.sum_horizontal: its summation order depends on
+    # the frame's size, so the same index differed in its last bits between a one-cycle
+    # compute and a report's eight cycles (and then across the 12-digit rounding).
+    total = functools.reduce(operator.add, counted, pl.lit(0.0))
+    index = _divide(functools.reduce(operator.add, weighted, pl.lit(0.0)), total)
     incomplete: pl.Expr = pl.lit(False)
     for c, _ in weights:
         incomplete = incomplete | pl.col(f"i|{c}")
