@@ -58,16 +58,11 @@ def _now() -> datetime:
     return datetime.now(UTC).replace(tzinfo=None, microsecond=0)
 
 
-def _has_table(con: Any, name: str) -> bool:
-    rows = con.execute(
-        "select count(*) from information_schema.tables where table_name = ?", [name]
-    ).fetchall()
-    return bool(rows[0][0])
-
-
 def closed_cycles(con: Any) -> list[ClosedCycle]:
     """Every closed cycle, by start date then name; [] when the warehouse has no such table."""
-    if not _has_table(con, "_closed_cycles"):
+    from soekpi.warehouse.schema import existing_tables
+
+    if "_closed_cycles" not in existing_tables(con):
         return []
     rows = con.execute(
         "select cycle, start_date, end_date, closed_by, closed_at, manifest_sha256 "
@@ -78,7 +73,9 @@ def closed_cycles(con: Any) -> list[ClosedCycle]:
 
 def audit_log(con: Any) -> list[AuditEntry]:
     """The audit log, oldest first."""
-    if not _has_table(con, "_audit_log"):
+    from soekpi.warehouse.schema import existing_tables
+
+    if "_audit_log" not in existing_tables(con):
         return []
     rows = con.execute(
         'select id, "at", who, action, cycle, reason from _audit_log order by id'
