@@ -22,6 +22,7 @@ _MONTHS_PER: dict[str, int] = {"Y": 12, "H": 6, "Q": 3, "M": 1}
 _PATTERN = re.compile(r"^FY([0-9]{4})(?:-(?:H([1-2])|Q([1-4])|M(0[1-9]|1[0-2])))?$")
 ACCEPTED_FORMS = "FY2026, FY2026-H1, FY2026-Q3, FY2026-M07, latest or previous"
 MIN_YEAR, MAX_YEAR = 1900, 2999
+NO_COMPLETE_QUARTER = "'latest': the warehouse has no complete quarter of data yet"
 
 
 @dataclass(frozen=True)
@@ -188,6 +189,6 @@ def resolve_cycle(
     if word == "latest":
         found = latest() if latest is not None else None
         if found is None:
-            raise UsageError("'latest': the warehouse has no complete quarter of data yet")
+            raise UsageError(NO_COMPLETE_QUARTER)
         return found
     return parse_cycle(text)

@@ -9,6 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from soekpi.calendar import NO_COMPLETE_QUARTER
 from soekpi.errors import UsageError
 
 if TYPE_CHECKING:
@@ -18,8 +19,6 @@ if TYPE_CHECKING:
     from soekpi.warehouse.coverage import QuarterCoverage
     from soekpi.warehouse.load import LoadSummary, ProgressFn
     from soekpi.workspace import Workspace
-
-NO_COMPLETE_QUARTER = "'latest': the warehouse has no complete quarter of data yet"
 
 
 def load_extracts(
