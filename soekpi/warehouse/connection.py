@@ -36,6 +36,7 @@ NO_WAREHOUSE = (
     "no warehouse yet: load data with 'soekpi load' or create a demo with 'soekpi init DIR --demo'"
 )
 _POLL_SECONDS = 0.1
+_HOLDER_READS = 5  # × _POLL_SECONDS: how long an empty lock record is re-read
 
 
 def lock_path(warehouse: Path) -> Path:
@@ -69,13 +70,28 @@ def _default_purpose() -> str:
     return f"soekpi {command}".strip()
 
 
+def _holder_record(warehouse: Path) -> str | None:
+    """Who holds the lock, from the sidecar file: ``pid 1234 (soekpi load, user root) since …``.
+
+    A holder writes its record right after taking the lock and empties it before letting go,
+    so an empty file is re-read for a moment before giving up (None)."""
+    for _ in range(_HOLDER_READS):
+        try:
+            info: dict[str, Any] = json.loads(lock_path(warehouse).read_text(encoding="utf-8"))
+            return (
+                f"pid {info['pid']} ({info['command']}, user {info['user']}) since {info['since']}"
+            )
+        except (OSError, ValueError, KeyError, TypeError):
+            time.sleep(_POLL_SECONDS)
+    return None
+
+
 def _holder_text(warehouse: Path, fallback_pid: str | None = None) -> str:
-    """Who holds the lock, from the sidecar file: ``pid 1234 (soekpi load, user root) since …``."""
-    try:
-        info: dict[str, Any] = json.loads(lock_path(warehouse).read_text(encoding="utf-8"))
-        return f"pid {info['pid']} ({info['command']}, user {info['user']}) since {info['since']}"
-    except (OSError, ValueError, KeyError, TypeError):
-        return f"pid {fallback_pid}" if fallback_pid else "another process"
+    """The holder as messages name it."""
+    record = _holder_record(warehouse)
+    if record is not None:
+        return record
+    return f"pid {fallback_pid}" if fallback_pid else "another process"
 
 
 def _locked(shown: str, holder: str) -> WarehouseLocked:
@@ -95,8 +111,11 @@ def _take_flock(warehouse: Path, shown: str, wait: float, purpose: str) -> int:
             break
         except BlockingIOError:
             if time.monotonic() >= deadline:
+                holder = _holder_record(warehouse)
+                if holder is None and _try_flock(fd):
+                    break  # the holder let go while we looked
                 os.close(fd)
-                raise _locked(shown, _holder_text(warehouse)) from None
+                raise _locked(shown, holder or "another process") from None
             time.sleep(_POLL_SECONDS)
     record = {
         "pid": os.getpid(),
@@ -107,6 +126,14 @@ def _take_flock(warehouse: Path, shown: str, wait: float, purpose: str) -> int:
     os.ftruncate(fd, 0)
     os.pwrite(fd, json.dumps(record).encode(), 0)
     return fd
+
+
+def _try_flock(fd: int) -> bool:
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return False
+    return True
 
 
 def _release_flock(fd: int) -> None:
