@@ -267,7 +267,7 @@ def compute(
     entity then kpi; csv: the same columns with a header; table: grouped by entity.
     Example: soekpi compute --cycle FY2026-Q3 --entity G01 --format json
     """
-    from soekpi.engine import compute_cycle, records_csv, result_json, to_records
+    from soekpi.engine import compute_cycle, records_csv, result_json_chunks, to_records
     from soekpi.engine.table import values_table
 
     _choice(fmt, ("table", "json", "csv"), "--format")
@@ -275,7 +275,7 @@ def compute(
     with console.progress("computing") as bar:
         catalogue, result = compute_cycle(ws, cycle, entity, kpi, progress=bar)
     if fmt == "json":
-        console.write(result_json(result))
+        console.write_chunks(result_json_chunks(result))
     elif fmt == "csv":
         console.write(records_csv(to_records(result)))
     else:

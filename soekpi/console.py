@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
@@ -59,6 +59,16 @@ def write(text: str) -> None:
     if not text.endswith("\n"):
         sys.stdout.write("\n")
     sys.stdout.flush()
+
+
+def write_chunks(chunks: Iterable[bytes]) -> None:
+    """Write data that arrives in pieces (``compute --format json`` of a large group) to
+    stdout as-is, each piece as soon as it is made."""
+    sys.stdout.flush()
+    out = sys.stdout.buffer
+    for chunk in chunks:
+        out.write(chunk)
+    out.flush()
 
 
 def info(message: str) -> None:

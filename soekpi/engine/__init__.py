@@ -14,6 +14,7 @@ from soekpi.engine.compute import (
     records_json,
     resolve,
     result_json,
+    result_json_chunks,
     to_records,
 )
 
@@ -27,5 +28,6 @@ __all__ = [
     "records_json",
     "resolve",
     "result_json",
+    "result_json_chunks",
     "to_records",
 ]

@@ -81,11 +81,13 @@ value_rows = st.lists(
 
 
 @settings(max_examples=200, deadline=None)
-@given(value_rows)
-def test_result_json_is_records_json_of_to_records(rows: list[tuple[Any, ...]]) -> None:
+@given(value_rows, st.integers(min_value=1, max_value=7))
+def test_result_json_is_records_json_of_to_records(
+    rows: list[tuple[Any, ...]], chunk_rows: int
+) -> None:
     import polars as pl
 
-    from soekpi.engine.compute import KpiResult, result_json, to_records
+    from soekpi.engine.compute import KpiResult, result_json, result_json_chunks, to_records
 
     values = pl.DataFrame(
         {
@@ -111,4 +113,10 @@ def test_result_json_is_records_json_of_to_records(rows: list[tuple[Any, ...]]) 
     )
     empty = pl.DataFrame()
     result = KpiResult([], values, empty, empty, empty)
-    assert result_json(result) == records_json(to_records(result))
+    expected = records_json(to_records(result))
+    assert result_json(result) == expected
+    # written in pieces of a few records (compute streams a large group's JSON): same bytes
+    chunks = list(result_json_chunks(result, rows=chunk_rows))
+    assert b"".join(chunks).decode() == expected
+    if len(rows) > chunk_rows:
+        assert len(chunks) >= 2 + -(-len(rows) // chunk_rows)
