@@ -26,6 +26,7 @@ from soekpi.errors import RuntimeFailure, UsageError
 if TYPE_CHECKING:
     from soekpi.calendar import Cycle
     from soekpi.catalogue.model import Catalogue
+    from soekpi.engine import KpiResult
     from soekpi.report.render import ReportData
     from soekpi.workspace import Workspace
 
@@ -122,7 +123,12 @@ def write_report(
         raise UsageError(_exists_message(ws.shown(target), resolved.name))
     generated_at = timestamp(generation_epoch())
 
-    result = compute(ws, catalogue, resolved.trailing(TREND_CYCLES))
+    # Every entity for the cycle itself (kpis.json, the grid, risks, data quality); the
+    # trend cycles only for the root entities, the only ones the report charts.
+    only = compute(ws, catalogue, [resolved])
+    roots = sorted(root_entities(only.hierarchy.to_dicts(), ws.root_entity))
+    trend = compute(ws, catalogue, resolved.trailing(TREND_CYCLES), entities=roots)
+    result = report_result(only, trend)
     sources, rejected, projects = _warehouse_facts(ws, catalogue, resolved)
     data = ReportData(
         catalogue=catalogue,
@@ -138,8 +144,6 @@ def write_report(
         projects=projects,
         root_entity=ws.root_entity,
     )
-    only = _cycle_result(result, resolved)
-    roots = sorted(root_entities(data.result.hierarchy.to_dicts(), ws.root_entity))
     root_statuses = _root_statuses(only, roots)
     manifest: dict[str, Any] = {
         **manifest_inputs(ws, catalogue, resolved, sources),
@@ -191,12 +195,39 @@ def _source_facts(con: Any, catalogue: Catalogue) -> dict[str, tuple[int, str]]:
     return {str(k): (int(v["rows"]), str(v["sha256"])) for k, v in sorted(fingerprints.items())}
 
 
-def _cycle_result(result: Any, cycle: Cycle) -> Any:
-    """The result of ``cycle`` alone (the trend cycles left out): what kpis.json holds."""
+def report_result(cycle_result: KpiResult, trend: KpiResult) -> KpiResult:
+    """The one result a report renders: ``cycle_result`` (one cycle, every entity) with the
+    other cycles of ``trend`` (the trend cycles, computed for the root entities only) added.
+
+    What the report reads of it (render.build_context): the cycle's values of the entities
+    of the status grid and the risk section, its missing months of every entity, and the
+    values of every trend cycle and the cycle's components of the root entities. Values,
+    components and missing are sorted as ``compute`` sorts them; the hierarchy is the full
+    one. Where both results hold a row (the roots in the cycle), ``cycle_result``'s is
+    kept: it is the row kpis.json has.
+    """
     import polars as pl
 
-    return replace(
-        result, cycles=[cycle], values=result.values.filter(pl.col("cycle") == cycle.name)
+    from soekpi.engine import KpiResult
+
+    names = {c.name for c in cycle_result.cycles}
+
+    def merged(
+        own: pl.DataFrame, other: pl.DataFrame, keys: list[str], nulls_last: bool = False
+    ) -> pl.DataFrame:
+        rest = other.filter(~pl.col("cycle").is_in(sorted(names)))
+        return pl.concat([own, rest]).sort(keys, nulls_last=nulls_last)
+
+    return KpiResult(
+        cycles=sorted(set(cycle_result.cycles) | set(trend.cycles)),
+        values=merged(cycle_result.values, trend.values, ["entity", "kpi", "cycle"]),
+        missing=merged(
+            cycle_result.missing, trend.missing, ["source", "entity", "cycle", "month"], True
+        ),
+        components=merged(
+            cycle_result.components, trend.components, ["entity", "kpi", "cycle", "component"]
+        ),
+        hierarchy=cycle_result.hierarchy,
     )
 
 
