@@ -155,6 +155,7 @@ def evaluate_measures(
                 *(
                     pl.col(f"m{i}").cast(pl.Float64).alias(f"m|{m}|{kind}")
                     for i, m in enumerate(query.measures)
+                    if not query.kinds or kind in query.kinds[i]
                 ),
             )
             values = (

@@ -10,7 +10,8 @@ and every window, in three steps that keep the expensive part to one scan of the
    per (entity, month) in a scan of its own, because distinct counts do not add up.
 2. **over the windows, then the hierarchy** — that much smaller result is joined to the
    windows (window_cycle, window_kind, first and last month) and combined per (entity,
-   window), then joined to the entity closure (ancestor, descendant: parent_id joins in SQL,
+   window) — each measure over its own windows only, with only the partials it reads
+   (measures that share their windows share these CTEs) — then joined to the entity closure (ancestor, descendant: parent_id joins in SQL,
    see :func:`closure_sql`, so that its size never reaches the SQL text) and combined per
    (ancestor, window). ``closing`` and ``average`` are computed per entity and window, then
    added up over the subtree.
@@ -99,12 +100,14 @@ class SourceQuery:
     entity's subtree and the window. When ``coverage`` is true, rows of part ``gap`` name the
     (entity, window) pairs in which the entity misses a month of this monthly source (month:
     the entity's first month with rows), and rows of part ``coverage`` list those entities'
-    months with rows (window columns null)."""
+    months with rows (window columns null). ``kinds[i]``: the window kinds measure ``i`` is
+    computed for (its column is null, or 0 for counts, in the other windows' rows)."""
 
     source: str
     measures: tuple[str, ...]
     sql: str
     coverage: bool = False
+    kinds: tuple[tuple[str, ...], ...] = ()
 
 
 @dataclass
@@ -113,7 +116,7 @@ class _Group:
 
     time_column: str | None
     partials: list[tuple[str, str]] = field(default_factory=list)  # (stage-1 sql, combine fn)
-    flow: list[tuple[int, str]] = field(default_factory=list)  # (measure index, final sql)
+    flow: list[tuple[int, str, tuple[int, ...]]] = field(default_factory=list)  # (i, sql, partials)
     stock: list[tuple[int, str, int, int]] = field(default_factory=list)  # (i, agg, sum, count)
     coverage: bool = False
 
@@ -162,28 +165,27 @@ def plan_measures(
     """One :class:`SourceQuery` per source of the measures in ``windows``.
 
     ``windows`` maps each needed measure id to the windows it is needed for (a source's query
-    computes all its measures for the union of their windows); ``closure`` is every
+    has a row per entity and window of the union of its measures' windows; each measure is
+    computed for its own windows only); ``closure`` is every
     (ancestor, descendant) pair of the hierarchy including (e, e), restricted to the
     ancestors whose values are wanted — as pairs, or as a query that returns them
     (:func:`closure_sql`); ``coverage_sources`` are the monthly sources whose month coverage
     completeness needs.
     """
     by_source: dict[str, list[Measure]] = {}
-    source_windows: dict[str, set[Window]] = {}
     for measure_id in sorted(windows):
         measure = catalogue.measures[measure_id]
         by_source.setdefault(measure.source, []).append(measure)
-        source_windows.setdefault(measure.source, set()).update(windows[measure_id])
     covered = set(coverage_sources)
     queries = []
     for source_id in sorted(set(by_source) | covered):
-        wins = sorted(source_windows.get(source_id, set()))
+        measures = by_source.get(source_id, [])
         queries.append(
             _source_query(
                 catalogue,
                 catalogue.sources[source_id],
-                by_source.get(source_id, []),
-                wins,
+                measures,
+                [windows[m.id] for m in measures],
                 closure,
                 source_id in covered,
             )
@@ -237,10 +239,11 @@ def _source_query(
     catalogue: Catalogue,
     source: Source,
     measures: list[Measure],
-    windows: list[Window],
+    measure_windows: list[Iterable[Window]],
     closure: Sequence[tuple[str, str]] | str,
     coverage: bool,
 ) -> SourceQuery:
+    windows = sorted({w for wins in measure_windows for w in wins})
     table = quote(source.id) if source.is_view else quote(source.table_name)
     group_wide = source.entity_column is None
     entity_sql = "''" if group_wide else f"CAST({quote(source.entity_column or '')} AS VARCHAR)"
@@ -263,21 +266,21 @@ def _source_query(
         )
     if group_wide:
         ctes.append("__everyone AS (SELECT DISTINCT ancestor, '' AS descendant FROM __closure)")
-    window_rows = [
-        (literal(w.cycle), literal(w.kind), _date(w.first_month), _date(w.last_month))
-        for w in windows
-    ] or [("''", "''", _date(BEGINNING), _date(BEGINNING))]
-    ctes.append(
-        "__windows AS (SELECT * FROM (VALUES "
-        + _values(window_rows)
-        + ") AS w(window_cycle, window_kind, first_month, last_month)"
-        + ("" if windows else " WHERE false")
-        + ")"
-    )
+    ctes.append(_windows_cte("__windows", windows))
     ctes.append(
         "__grid AS (SELECT a.ancestor AS entity, w.window_cycle, w.window_kind "
         "FROM (SELECT DISTINCT ancestor FROM __closure) AS a CROSS JOIN __windows AS w)"
     )
+    # A measure is combined over its own windows only (a source's windows are the union:
+    # e.g. budgets to date next to completions in the cycle).
+    window_ctes = {tuple(windows): "__windows"}
+
+    def windows_of(i: int) -> str:
+        own = tuple(sorted(set(measure_windows[i]))) or tuple(windows)
+        if own not in window_ctes:
+            window_ctes[own] = f"__windows{len(window_ctes)}"
+            ctes.append(_windows_cte(window_ctes[own], own))
+        return window_ctes[own]
 
     groups: dict[str | None, _Group] = {}
 
@@ -299,18 +302,18 @@ def _source_query(
             distinct_ctes.append((i, measure))
         elif agg == "sum":
             p = group.add_partial(f"SUM({exact}){filt}", "SUM")
-            group.flow.append((i, f"CAST(SUM(b.p{p}) AS DOUBLE)"))
+            group.flow.append((i, f"CAST(SUM(b.p{p}) AS DOUBLE)", (p,)))
         elif agg == "count":
             p = group.add_partial(f"COUNT({counted}){filt}", "SUM")
-            group.flow.append((i, f"CAST(SUM(b.p{p}) AS DOUBLE)"))
+            group.flow.append((i, f"CAST(SUM(b.p{p}) AS DOUBLE)", (p,)))
         elif agg in ("min", "max"):
             fn = agg.upper()
             p = group.add_partial(f"{fn}({expr}){filt}", fn)
-            group.flow.append((i, f"CAST({fn}(b.p{p}) AS DOUBLE)"))
+            group.flow.append((i, f"CAST({fn}(b.p{p}) AS DOUBLE)", (p,)))
         elif agg == "mean":
             s = group.add_partial(f"SUM({exact}){filt}", "SUM")
             n = group.add_partial(f"COUNT({counted}){filt}", "SUM")
-            group.flow.append((i, f"CAST(SUM(b.p{s}) AS DOUBLE) / NULLIF(SUM(b.p{n}), 0)"))
+            group.flow.append((i, f"CAST(SUM(b.p{s}) AS DOUBLE) / NULLIF(SUM(b.p{n}), 0)", (s, n)))
         elif agg in STOCK_AGGS:
             s = group.add_partial(f"SUM({exact}){filt}", "SUM")
             n = group.add_partial(f"COUNT({counted}){filt}", "SUM")
@@ -327,25 +330,33 @@ def _source_query(
         name = f"__g{g}"
         ctes.extend(_group_stage(group, name, table, entity_sql, bound, start))
         timed = group.time_column is not None
-        if group.flow:
-            # Per entity and window first (few rows per entity), then over the subtree.
-            combined = ", ".join(
-                f"{combine}(b.p{k}) AS p{k}" for k, (_, combine) in enumerate(group.partials)
-            )
+        flows: dict[str, list[tuple[int, str, tuple[int, ...]]]] = {}
+        for item in group.flow:
+            flows.setdefault(windows_of(item[0]), []).append(item)
+        for k, (wins, flow) in enumerate(sorted(flows.items())):
+            # Per entity and window first (few rows per entity), then over the subtree; only
+            # the partials and the windows these measures need.
+            w_cte, f_cte = f"{name}_w{k or ''}", f"{name}_f{k or ''}"
+            used = sorted({p for *_, partials in flow for p in partials})
+            combined = ", ".join(f"{group.partials[p][1]}(b.p{p}) AS p{p}" for p in used)
             ctes.append(
-                f"{name}_w AS (SELECT b.entity, w.window_cycle, w.window_kind, {combined} "
-                f"FROM {name} AS b {_window_join(timed)} GROUP BY 1, 2, 3)"
+                f"{w_cte} AS (SELECT b.entity, w.window_cycle, w.window_kind, {combined} "
+                f"FROM {name} AS b {_window_join(timed, wins)} GROUP BY 1, 2, 3)"
             )
-            cols = ", ".join(f"{sql} AS m{i}" for i, sql in group.flow)
+            cols = ", ".join(f"{sql} AS m{i}" for i, sql, _ in flow)
             ctes.append(
-                f"{name}_f AS (SELECT c.ancestor AS entity, b.window_cycle, b.window_kind, {cols} "
-                f"FROM {name}_w AS b JOIN {hierarchy} AS c ON c.descendant = b.entity "
+                f"{f_cte} AS (SELECT c.ancestor AS entity, b.window_cycle, b.window_kind, {cols} "
+                f"FROM {w_cte} AS b JOIN {hierarchy} AS c ON c.descendant = b.entity "
                 "GROUP BY 1, 2, 3)"
             )
-            parts.append((f"{name}_f", [(i, f"m{i}") for i, _ in group.flow]))
-        if group.stock:
+            parts.append((f_cte, [(i, f"m{i}") for i, *_ in flow]))
+        stocks: dict[str, list[tuple[int, str, int, int]]] = {}
+        for stock in group.stock:
+            stocks.setdefault(windows_of(stock[0]), []).append(stock)
+        for k, (wins, items) in enumerate(sorted(stocks.items())):
+            e_cte, s_cte = f"{name}_e{k or ''}", f"{name}_s{k or ''}"
             per_entity = []
-            for i, agg, s, n in group.stock:
+            for i, agg, s, n in items:
                 # Only the periods in which the entity has rows of the measure count.
                 having = f"FILTER (WHERE b.p{n} > 0)"
                 if agg == "closing":
@@ -355,17 +366,17 @@ def _source_query(
                     value = f"CAST(AVG(b.p{s}) {having} AS {EXACT_TYPE})"
                 per_entity.append(f"{value} AS s{i}")
             ctes.append(
-                f"{name}_e AS (SELECT b.entity, w.window_cycle, w.window_kind, "
+                f"{e_cte} AS (SELECT b.entity, w.window_cycle, w.window_kind, "
                 f"{', '.join(per_entity)} FROM {name} AS b "
-                f"{_window_join(timed)} GROUP BY 1, 2, 3)"
+                f"{_window_join(timed, wins)} GROUP BY 1, 2, 3)"
             )
-            cols = ", ".join(f"CAST(SUM(e.s{i}) AS DOUBLE) AS m{i}" for i, *_ in group.stock)
+            cols = ", ".join(f"CAST(SUM(e.s{i}) AS DOUBLE) AS m{i}" for i, *_ in items)
             ctes.append(
-                f"{name}_s AS (SELECT c.ancestor AS entity, e.window_cycle, e.window_kind, {cols} "
-                f"FROM {name}_e AS e JOIN {hierarchy} AS c ON c.descendant = e.entity "
+                f"{s_cte} AS (SELECT c.ancestor AS entity, e.window_cycle, e.window_kind, {cols} "
+                f"FROM {e_cte} AS e JOIN {hierarchy} AS c ON c.descendant = e.entity "
                 "GROUP BY 1, 2, 3)"
             )
-            parts.append((f"{name}_s", [(i, f"m{i}") for i, *_ in group.stock]))
+            parts.append((s_cte, [(i, f"m{i}") for i, *_ in items]))
         if group.coverage:
             coverage_cte = name
 
@@ -387,7 +398,7 @@ def _source_query(
         )
         ctes.append(
             f"{name}_w AS (SELECT DISTINCT b.entity, w.window_cycle, w.window_kind, b.v "
-            f"FROM {name} AS b {_window_join(time_column is not None)})"
+            f"FROM {name} AS b {_window_join(time_column is not None, windows_of(i))})"
         )
         ctes.append(
             f"{name}_f AS (SELECT c.ancestor AS entity, b.window_cycle, b.window_kind, "
@@ -440,7 +451,11 @@ def _source_query(
         )
     sql = "WITH\n" + ",\n".join(ctes) + "\n" + body
     return SourceQuery(
-        source.id, tuple(m.id for m in measures), sql, coverage=coverage_cte is not None
+        source.id,
+        tuple(m.id for m in measures),
+        sql,
+        coverage=coverage_cte is not None,
+        kinds=tuple(tuple(sorted({w.kind for w in wins})) for wins in measure_windows),
     )
 
 
@@ -470,10 +485,24 @@ def _gap_ctes(coverage_cte: str, first: str | None = None) -> list[str]:
     ]
 
 
-def _window_join(timed: bool) -> str:
+def _windows_cte(name: str, windows: Sequence[Window]) -> str:
+    """A CTE of ``windows``: window_cycle, window_kind, first_month, last_month."""
+    rows = [
+        (literal(w.cycle), literal(w.kind), _date(w.first_month), _date(w.last_month))
+        for w in windows
+    ] or [("''", "''", _date(BEGINNING), _date(BEGINNING))]
+    return (
+        f"{name} AS (SELECT * FROM (VALUES {_values(rows)}) "
+        "AS w(window_cycle, window_kind, first_month, last_month)"
+        + ("" if windows else " WHERE false")
+        + ")"
+    )
+
+
+def _window_join(timed: bool, windows: str = "__windows") -> str:
     if timed:
-        return "JOIN __windows AS w ON b.month BETWEEN w.first_month AND w.last_month"
-    return "CROSS JOIN __windows AS w"
+        return f"JOIN {windows} AS w ON b.month BETWEEN w.first_month AND w.last_month"
+    return f"CROSS JOIN {windows} AS w"
 
 
 def _group_stage(
