@@ -271,8 +271,11 @@ def fill_demo(
     """Insert the demo group into the contract tables of an open DuckDB connection.
 
     The tables must exist (``ensure_schema``) and be empty. Runs in one transaction: on
-    failure nothing is inserted. Returns rows per table.
+    failure nothing is inserted. Records every table's fingerprint sums in
+    ``_fingerprints`` in that transaction. Returns rows per table.
     """
+    from soekpi.warehouse.hashing import record_fingerprints
+
     check_demo_options(seed, scale)
     for table in DEMO_TABLES:
         ((rows,),) = con.execute(f"SELECT count(*) FROM {table}").fetchall()
@@ -293,6 +296,7 @@ def fill_demo(
                 progress(float(done), total, f"demo: {label}")
         for table in _TEMP_TABLES:
             con.execute(f"DROP TABLE IF EXISTS {table}")
+        record_fingerprints(con, DEMO_TABLES)  # committed with the rows (warehouse/hashing.py)
         con.execute("COMMIT")
     except BaseException:
         con.execute("ROLLBACK")

@@ -187,11 +187,15 @@ def manifest_inputs(
     }
 
 
-def _source_facts(con: Any, catalogue: Catalogue) -> dict[str, tuple[int, str]]:
-    """Every table source's (row count, data hash), sorted by id."""
+def _source_facts(
+    con: Any, catalogue: Catalogue, recorded: bool = False
+) -> dict[str, tuple[int, str]]:
+    """Every table source's (row count, data hash), sorted by id; ``recorded``: the hashes
+    recorded at load time where they still describe the table (what a report states;
+    ``verify`` recomputes from the rows)."""
     from soekpi.warehouse.hashing import source_fingerprints
 
-    fingerprints = source_fingerprints(con, catalogue)
+    fingerprints = source_fingerprints(con, catalogue, recorded=recorded)
     return {str(k): (int(v["rows"]), str(v["sha256"])) for k, v in sorted(fingerprints.items())}
 
 
@@ -292,7 +296,7 @@ def _warehouse_facts(ws: Workspace, catalogue: Catalogue, cycle: Cycle) -> tuple
     from soekpi.warehouse.sandbox import sandbox
 
     with sandbox(ws) as con:
-        sources = _source_facts(con, catalogue)
+        sources = _source_facts(con, catalogue, recorded=True)
         rejected = rejected_counts(con)
         projects = project_risks(con, catalogue, cycle.start(ws.fiscal), cycle.end(ws.fiscal))
     return sources, rejected, projects

@@ -23,12 +23,27 @@ ledger records. Measured at 10 M ledger rows on two cores: 3.3 s CPU (SHA-256 he
 read back as integers, the first version: 6.7 s). The Spark executor's fingerprints
 (``spark.py``) are computed differently and do not equal these; compare runs of one engine.
 System tables (``_loads``, ``_rejected`` …) are not part of it.
+
+**Recorded at write time.** The data only changes when soekpi writes it (``load``, ``init
+--demo``), so every writer calls :func:`record_fingerprints` for the tables it changed, in
+the SAME transaction as the change: the system table ``_fingerprints(table_name, columns,
+rows, upper, lower)`` holds the column list and types the sums were taken over (the
+document's ``columns``, as JSON text), the row count and the two sums (as text). A rollback
+or a ``kill -9`` therefore leaves table and record consistent. ``source_fingerprints(con,
+catalogue, recorded=True)`` — what ``report`` uses — takes a table's recorded sums when its
+entry has the contract's column list and the row count ``count(*)`` finds now, and builds the
+same document from them, so the SHA-256 is byte-identical to a fresh computation; any other
+case (no entry, a warehouse older than ``_fingerprints``, another column list or row count)
+is computed from the rows as before. ``recorded=False`` (the default: ``verify``, ``diff``
+inputs, anything an auditor runs) always computes from the rows, so a change made outside
+soekpi that keeps the row count shows up there, not in the report's manifest.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 from soekpi.warehouse.schema import existing_tables, quote, sql_type, table_sources
@@ -41,43 +56,122 @@ if TYPE_CHECKING:
 
 
 _LOW_64_BITS = 2**64 - 1
+RECORD_TABLE = "_fingerprints"
+
+
+def _sums(con: duckdb.DuckDBPyConnection, table: str, names: list[str]) -> tuple[int, int, int]:
+    """(rows, upper sum, lower sum) of the per-row digests over ``names`` (sorted)."""
+    if not names:
+        return 0, 0, 0
+    values = ", ".join(f"{quote(n)}::VARCHAR" for n in names)
+    digest = f"md5_number(to_json(list_value({values})))"
+    rows, upper, lower = con.execute(
+        "SELECT count(*), coalesce(sum((h >> 64)::HUGEINT), 0), "
+        f"coalesce(sum((h & {_LOW_64_BITS}::UHUGEINT)::HUGEINT), 0) "
+        f"FROM (SELECT {digest} AS h FROM {quote(table)})"
+    ).fetchall()[0]
+    return int(rows), int(upper), int(lower)
+
+
+def _columns(source: Source) -> list[list[str]]:
+    """The document's ``columns``: the contract's names in name order, with their types."""
+    return [[n, sql_type(source.columns[n].type)] for n in sorted(source.columns)]
+
+
+def _columns_text(columns: list[list[str]]) -> str:
+    return json.dumps(columns, separators=(",", ":"))
+
+
+def _digest(source: Source, rows: int, upper: int, lower: int) -> dict[str, Any]:
+    document = {
+        "source": source.id,
+        "columns": _columns(source),
+        "rows": rows,
+        "sums": [str(upper), str(lower)],
+    }
+    text = json.dumps(document, sort_keys=True, separators=(",", ":"))
+    return {"rows": rows, "sha256": hashlib.sha256(text.encode()).hexdigest()}
 
 
 def _fingerprint(con: duckdb.DuckDBPyConnection, source: Source, exists: bool) -> dict[str, Any]:
     names = sorted(source.columns)
-    rows, upper, lower = 0, 0, 0
-    if exists and names:
-        values = ", ".join(f"{quote(n)}::VARCHAR" for n in names)
-        digest = f"md5_number(to_json(list_value({values})))"
-        rows, upper, lower = con.execute(
-            "SELECT count(*), coalesce(sum((h >> 64)::HUGEINT), 0), "
-            f"coalesce(sum((h & {_LOW_64_BITS}::UHUGEINT)::HUGEINT), 0) "
-            f"FROM (SELECT {digest} AS h FROM {quote(source.table_name)})"
-        ).fetchall()[0]
-    document = {
-        "source": source.id,
-        "columns": [[n, sql_type(source.columns[n].type)] for n in names],
-        "rows": int(rows),
-        "sums": [str(int(upper)), str(int(lower))],
-    }
-    text = json.dumps(document, sort_keys=True, separators=(",", ":"))
-    return {"rows": int(rows), "sha256": hashlib.sha256(text.encode()).hexdigest()}
+    rows, upper, lower = _sums(con, source.table_name, names) if exists else (0, 0, 0)
+    return _digest(source, rows, upper, lower)
+
+
+def _recorded(
+    con: duckdb.DuckDBPyConnection, source: Source, entry: tuple[Any, ...] | None
+) -> dict[str, Any] | None:
+    """The fingerprint from a ``_fingerprints`` entry, or None when it does not describe the
+    table as it is now (another column list, another row count, no entry)."""
+    if entry is None:
+        return None
+    columns, rows, upper, lower = entry
+    if columns != _columns_text(_columns(source)):
+        return None
+    ((now,),) = con.execute(f"SELECT count(*) FROM {quote(source.table_name)}").fetchall()
+    if int(now) != int(rows):
+        return None
+    return _digest(source, int(rows), int(upper), int(lower))
 
 
 def source_fingerprints(
-    con: duckdb.DuckDBPyConnection, catalogue: Catalogue
+    con: duckdb.DuckDBPyConnection, catalogue: Catalogue, recorded: bool = False
 ) -> dict[str, dict[str, Any]]:
     """``{source_id: {"rows": n, "sha256": hex}}`` for every table source (views have no data
-    of their own), sorted by id. A table not created yet counts as empty."""
+    of their own), sorted by id. A table not created yet counts as empty.
+
+    With ``recorded=True`` a table whose ``_fingerprints`` entry has the contract's columns
+    and the row count the table has now takes the recorded sums instead of reading every row
+    (the same hash when nothing changed the table behind soekpi's back); what ``report``
+    states. The default computes every hash from the rows (``verify``, auditors)."""
     if getattr(con, "engine", "duckdb") == "spark":
         from soekpi.warehouse.spark import spark_fingerprints
 
         return spark_fingerprints(con, catalogue)  # type: ignore[arg-type]
     tables = existing_tables(con)
-    return {
-        source.id: _fingerprint(con, source, source.table_name in tables)
-        for source in table_sources(catalogue)
-    }
+    entries: dict[str, tuple[Any, ...]] = {}
+    if recorded and RECORD_TABLE in tables:
+        for name, *entry in con.execute(
+            f"SELECT table_name, columns, rows, upper, lower FROM {RECORD_TABLE}"
+        ).fetchall():
+            entries[str(name)] = tuple(entry)
+    prints: dict[str, dict[str, Any]] = {}
+    for source in table_sources(catalogue):
+        exists = source.table_name in tables
+        known = _recorded(con, source, entries.get(source.table_name)) if exists else None
+        prints[source.id] = known or _fingerprint(con, source, exists)
+    return prints
+
+
+def table_columns(con: duckdb.DuckDBPyConnection, table: str) -> list[list[str]]:
+    """A table's columns as they are, in name order with their DuckDB types: the document's
+    ``columns`` when the table has its contract (the types are written as ``sql_type``
+    writes them)."""
+    rows = con.execute(
+        "SELECT column_name, data_type FROM information_schema.columns "
+        "WHERE table_schema = 'main' AND table_name = ? ORDER BY column_name",
+        [table],
+    ).fetchall()
+    return [[str(n), str(t)] for n, t in rows]
+
+
+def record_fingerprints(con: duckdb.DuckDBPyConnection, tables: Iterable[str]) -> None:
+    """Write the ``_fingerprints`` entry of each of ``tables`` from its rows as they are now.
+
+    Call it inside the transaction that changed those tables, before its commit, so that
+    the entry and the data are committed (or rolled back) together. The sums are taken over
+    the table's own columns; :func:`source_fingerprints` uses them only while those are the
+    contract's columns and the row count still matches. ``_fingerprints`` must exist
+    (``ensure_schema``)."""
+    for table in sorted(set(tables)):
+        columns = table_columns(con, table)
+        rows, upper, lower = _sums(con, table, [n for n, _ in columns])
+        con.execute(f"DELETE FROM {RECORD_TABLE} WHERE table_name = ?", [table])
+        con.execute(
+            f"INSERT INTO {RECORD_TABLE} VALUES (?, ?, ?, ?, ?)",
+            [table, _columns_text(columns), rows, str(upper), str(lower)],
+        )
 
 
 def warehouse_fingerprints(ws: Workspace, catalogue: Catalogue) -> dict[str, dict[str, Any]]:

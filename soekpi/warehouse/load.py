@@ -3,8 +3,10 @@
 Every file is read as text (:mod:`soekpi.warehouse.readers`) and checked set-based in DuckDB
 SQL. Rows that pass go into the source's table; every row that fails goes to ``_rejected``
 with its row number, column and reason; the ledger ``_loads`` records the file's SHA-256 and
-counts. All files of one call are written in ONE transaction under the writer lock, so a
-failure, an unreadable file or a ``kill -9`` leaves the warehouse exactly as it was.
+counts, ``_fingerprints`` the table's content-hash sums after the load (what ``report``
+states; :mod:`soekpi.warehouse.hashing`). All files of one call are written in ONE
+transaction under the writer lock, so a failure, an unreadable file or a ``kill -9`` leaves
+the warehouse exactly as it was.
 
 What ``mode="replace"`` replaces (a restatement):
 
@@ -32,6 +34,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from soekpi.errors import ClosedCycleError, InputError, Location, UsageError
+from soekpi.warehouse.hashing import record_fingerprints
 from soekpi.warehouse.readers import ROW, read_raw
 from soekpi.warehouse.schema import ensure_schema, literal, quote, sql_type, table_drift
 
@@ -520,6 +523,8 @@ def load_files(
                             rejected_by_reason=by_reason,
                         )
                     )
+                # the table's content hash, committed with its rows (warehouse/hashing.py)
+                record_fingerprints(con, [source.table_name])
                 for table in (_RAW, _VAL, _ERR, _CLEAN):
                     con.execute(f"DROP TABLE IF EXISTS {table}")
                 con.commit()

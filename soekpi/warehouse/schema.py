@@ -84,6 +84,17 @@ _SYSTEM_TABLES: dict[str, tuple[list[tuple[str, str, bool]], tuple[str, ...]]] =
         ],
         (),
     ),
+    # each source table's content-hash sums as of the write that last changed it (hashing.py)
+    "_fingerprints": (
+        [
+            ("table_name", "varchar", True),
+            ("columns", "varchar", True),
+            ("rows", "bigint", True),
+            ("upper", "varchar", True),
+            ("lower", "varchar", True),
+        ],
+        ("table_name",),
+    ),
 }
 SYSTEM_TABLES = tuple(_SYSTEM_TABLES)
 
@@ -111,7 +122,7 @@ def sql_type(type_name: str) -> str:
 
 def system_sources() -> dict[str, Source]:
     """The system tables as contracts (``_rejected``, ``_loads``, ``_closed_cycles``,
-    ``_audit_log``)."""
+    ``_audit_log``, ``_fingerprints``)."""
     from soekpi.catalogue.model import Column, Source
 
     return {
