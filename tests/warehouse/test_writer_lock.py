@@ -1,4 +1,5 @@
-"""One writer at a time, and a killed load leaves the warehouse as it was."""
+"""One writer at a time, and a killed load leaves the warehouse (and its recorded
+fingerprints) as it was."""
 
 from __future__ import annotations
 
@@ -132,6 +133,8 @@ def _fingerprint(workspace: Path) -> tuple[object, ...]:
     with open_warehouse(ws, write=False) as con:
         return (
             source_fingerprints(con, catalogue),
+            source_fingerprints(con, catalogue, recorded=True),
+            con.execute("select * from _fingerprints order by table_name").fetchall(),
             con.execute("select count(*) from _loads").fetchall(),
             con.execute("select count(*) from _rejected").fetchall(),
         )
@@ -154,6 +157,9 @@ def test_a_load_killed_mid_write_leaves_the_warehouse_as_before(
     )
     con.close()
     before = _fingerprint(workspace)
+    # the recorded fingerprints (what report states) are those of the rows
+    assert before[1] == before[0]
+    assert [(r[0], r[2]) for r in before[2]] == [("entities", 3), ("things", 1)]
     db = warehouse(workspace)
     wal = Path(f"{db}.wal")
     size = db.stat().st_size
@@ -171,3 +177,6 @@ def test_a_load_killed_mid_write_leaves_the_warehouse_as_before(
     result = soekpi("load", "things", write(tmp_path / "t2.csv", "thing_id\nsecond\n"))
     assert result.exit_code == 0, result.output
     assert query(workspace, "select thing_id from things order by 1") == [("first",), ("second",)]
+    after = _fingerprint(workspace)
+    assert after[1] == after[0] != before[0]
+    assert [(r[0], r[2]) for r in after[2]] == [("entities", 3), ("things", 2)]
