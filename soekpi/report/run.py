@@ -124,10 +124,11 @@ def write_report(
     generated_at = timestamp(generation_epoch())
 
     # Every entity for the cycle itself (kpis.json, the grid, risks, data quality); the
-    # trend cycles only for the root entities, the only ones the report charts.
+    # cycles before it in the trend only for the root entities, the only ones it charts.
     only = compute(ws, catalogue, [resolved])
     roots = sorted(root_entities(only.hierarchy.to_dicts(), ws.root_entity))
-    trend = compute(ws, catalogue, resolved.trailing(TREND_CYCLES), entities=roots)
+    earlier = [c for c in resolved.trailing(TREND_CYCLES) if c != resolved]
+    trend = compute(ws, catalogue, earlier, entities=roots) if earlier and roots else None
     result = report_result(only, trend)
     sources, rejected, projects = _warehouse_facts(ws, catalogue, resolved)
     data = ReportData(
@@ -199,9 +200,10 @@ def _source_facts(
     return {str(k): (int(v["rows"]), str(v["sha256"])) for k, v in sorted(fingerprints.items())}
 
 
-def report_result(cycle_result: KpiResult, trend: KpiResult) -> KpiResult:
+def report_result(cycle_result: KpiResult, trend: KpiResult | None) -> KpiResult:
     """The one result a report renders: ``cycle_result`` (one cycle, every entity) with the
-    other cycles of ``trend`` (the trend cycles, computed for the root entities only) added.
+    other cycles of ``trend`` (the cycles before it in the trend, computed for the root
+    entities only) added.
 
     What the report reads of it (render.build_context): the cycle's values of the entities
     of the status grid and the risk section, its missing months of every entity, and the
@@ -214,6 +216,8 @@ def report_result(cycle_result: KpiResult, trend: KpiResult) -> KpiResult:
 
     from soekpi.engine import KpiResult
 
+    if trend is None:
+        return cycle_result
     names = {c.name for c in cycle_result.cycles}
 
     def merged(
