@@ -36,7 +36,11 @@ same document from them, so the SHA-256 is byte-identical to a fresh computation
 case (no entry, a warehouse older than ``_fingerprints``, another column list or row count)
 is computed from the rows as before. ``recorded=False`` (the default: ``verify``, ``diff``
 inputs, anything an auditor runs) always computes from the rows, so a change made outside
-soekpi that keeps the row count shows up there, not in the report's manifest.
+soekpi that keeps the row count shows up there, not in the report's manifest. Recording
+reads the whole table written (not only the file's rows) once per ``load`` call: at demo
+scale 100 (0.84 M ledger rows, loaded machine) a two-row load into ``financials`` takes
+≈0.25 s CPU more and ``init --demo`` ≈0.9 s more (3.4 → 4.3 s CPU), while ``report`` takes
+≈0.9 s less (3.9 → 3.0 s CPU; the hashes of all 7 sources 1.3 s → 9 ms wall).
 """
 
 from __future__ import annotations
