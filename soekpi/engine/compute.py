@@ -147,16 +147,17 @@ def compute(
     completeness = check_completeness(
         measures.gaps, measures.coverage, source_windows, hierarchy, wanted_entities
     )
-    frames = compute_kpis(
-        catalogue, kpi_ids, all_cycles, wanted_entities, measures.values, completeness.flags
-    )
     names = [c.name for c in asked]
-    values = frames.values.filter(
-        pl.col("kpi").is_in(wanted_kpis) & pl.col("cycle").is_in(names)
-    ).sort("entity", "kpi", "cycle")
-    components = frames.components.filter(
-        pl.col("kpi").is_in(wanted_kpis) & pl.col("cycle").is_in(names)
-    ).sort("entity", "kpi", "cycle", "component")
+    frames = compute_kpis(
+        catalogue,
+        kpi_ids,
+        all_cycles,
+        wanted_entities,
+        measures.values,
+        completeness.flags,
+        out_kpis=wanted_kpis,
+        out_cycles=names,
+    )
     missing = (
         completeness.missing.filter(pl.col("window_cycle").is_in(names))
         .select("source", "entity", pl.col("window_cycle").alias("cycle"), "month")
@@ -178,7 +179,11 @@ def compute(
         orient="row",
     )
     return KpiResult(
-        cycles=asked, values=values, missing=missing, components=components, hierarchy=frame
+        cycles=asked,
+        values=frames.values,
+        missing=missing,
+        components=frames.components,
+        hierarchy=frame,
     )
 
 

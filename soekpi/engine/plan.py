@@ -11,10 +11,10 @@ and every window, in three steps that keep the expensive part to one scan of the
 2. **over the windows, then the hierarchy** — that much smaller result is joined to the
    windows (window_cycle, window_kind, first and last month) and combined per (entity,
    window) — each measure over its own windows only, with only the partials it reads
-   (measures that share their windows share these CTEs) — then joined to the entity closure (ancestor, descendant: parent_id joins in SQL,
-   see :func:`closure_sql`, so that its size never reaches the SQL text) and combined per
-   (ancestor, window). ``closing`` and ``average`` are computed per entity and window, then
-   added up over the subtree.
+   (measures that share their windows share these CTEs) — then joined to the entity
+   closure (ancestor, descendant: parent_id joins in SQL, see :func:`closure_sql`, so that
+   its size never reaches the SQL text) and combined per (ancestor, window). ``closing``
+   and ``average`` are computed per entity and window, then added up over the subtree.
 3. **one row per (entity, window)** — a grid of every ancestor × window, left-joined to the
    groups, so that ``count`` and ``count_distinct`` over no rows are 0 and every other
    aggregation is null.
