@@ -9,6 +9,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -268,6 +269,10 @@ def result_json_chunks(result: KpiResult, rows: int = JSON_CHUNK_ROWS) -> Iterat
     yield b"\n]\n"
 
 
+#: What ``json.dumps`` escapes in a string (ensure_ascii=False): quote, backslash, controls.
+_JSON_ESCAPED = re.compile(r'[\x00-\x1f\\"]')
+
+
 def _encoded(values: pl.DataFrame) -> str:
     """The records of ``values`` (RECORD_KEYS, each text or a float) as indented JSON
     objects joined by ``",\\n"``."""
@@ -275,27 +280,33 @@ def _encoded(values: pl.DataFrame) -> str:
 
     import polars as pl
 
-    encoded: list[pl.Series] = []
+    texts: list[pl.Expr] = []
     for key in RECORD_KEYS:
         column = values.get_column(key)
         if column.dtype == pl.String:
-            memo = {v: encode_basestring(v) for v in column.drop_nulls().unique().to_list()}
-            text = column.replace_strict(memo, return_dtype=pl.String).fill_null("null")
+            uniques = column.drop_nulls().unique().to_list()
+            if not _JSON_ESCAPED.search("".join(uniques)):  # ids, names: quotes around
+                text = pl.concat_str([pl.lit('"'), pl.col(key), pl.lit('"')]).fill_null("null")
+            else:
+                memo = {v: encode_basestring(v) for v in uniques}
+                text = pl.lit(column.replace_strict(memo, return_dtype=pl.String))
+                text = text.fill_null("null")
         else:
             finite = column.is_not_null() & column.is_finite()
-            text = pl.select(
+            encoded = pl.select(
                 pl.when(finite).then(column.cast(pl.String)).otherwise(pl.lit("null"))
             ).to_series()
             # Polars writes 1e-05 as 0.00001: Python's repr for the (rare) tiny values.
             tiny = (finite & (column.abs() < 1e-4) & (column != 0)).arg_true()
             if tiny.len():
-                text = text.scatter(tiny, [repr(v) for v in column.gather(tiny).to_list()])
-        encoded.append(text.alias(key))
+                encoded = encoded.scatter(tiny, [repr(v) for v in column.gather(tiny).to_list()])
+            text = pl.lit(encoded)
+        texts.append(text)
     parts: list[pl.Expr] = []
-    for i, key in enumerate(RECORD_KEYS):
-        parts += [pl.lit(("  {\n" if i == 0 else ",\n") + f"    {json.dumps(key)}: "), pl.col(key)]
+    for i, (key, text) in enumerate(zip(RECORD_KEYS, texts, strict=True)):
+        parts += [pl.lit(("  {\n" if i == 0 else ",\n") + f"    {json.dumps(key)}: "), text]
     parts.append(pl.lit("\n  }"))
-    return str(pl.DataFrame(encoded).select(pl.concat_str(parts).str.join(",\n")).item())
+    return str(values.select(pl.concat_str(parts).str.join(",\n")).item())
 
 
 def result_json(result: KpiResult) -> str:
