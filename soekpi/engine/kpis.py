@@ -211,11 +211,10 @@ def compute_kpis(
     import polars as pl
 
     by_name = {c.name: c for c in cycles}
+    # A row per entity and cycle, sorted: the order measures come in (and go out).
+    names, ids = sorted(by_name), sorted(set(entities))
     frame = pl.DataFrame(
-        {
-            "entity": [e for e in entities for _ in cycles],
-            "cycle": [c.name for _ in entities for c in cycles],
-        },
+        {"entity": [e for e in ids for _ in names], "cycle": [n for _ in ids for n in names]},
         schema={"entity": pl.String, "cycle": pl.String},
     ).with_columns(
         fiscal_year=pl.col("cycle").replace_strict(
@@ -231,7 +230,10 @@ def compute_kpis(
     )
     keys = ["entity", "cycle"]
     if measures.width > 2:
-        frame = frame.join(measures, on=keys, how="left")
+        if measures.select(keys).equals(frame.select(keys)):
+            frame = frame.hstack(measures.drop(keys))
+        else:
+            frame = frame.join(measures, on=keys, how="left")
     if flags.height:
         wide_flags = (
             flags.unique()
@@ -281,7 +283,7 @@ def compute_kpis(
     # The rows asked for, by entity and cycle; each KPI's (and component's) rows come out
     # in that order and are interleaved into entity, kpi, cycle order without a sort.
     rows = frame.filter(pl.col("cycle").is_in(list(out_cycles))).sort("entity", "cycle")
-    shape = (len(set(entities)), len(out_cycles))
+    shape = (len(ids), len(out_cycles))
     values = _entity_major(
         [_long(catalogue.kpis[k], rows) for k in out_kpis],
         [k for k in out_kpis],

@@ -106,6 +106,16 @@ def read_entities(con: duckdb.DuckDBPyConnection, catalogue: Catalogue) -> list[
     return [Entity(str(r[0]), str(r[1] or r[0]), r[2], r[3]) for r in rows]
 
 
+def _side_by_side(left: pl.DataFrame, right: pl.DataFrame) -> pl.DataFrame:
+    """``left`` and ``right`` (entity, cycle, value columns; sorted by entity and cycle)
+    joined on entity and cycle. Every source and window kind usually has the same rows — a
+    row per ancestor and cycle — and then they are put side by side, no join needed."""
+    keys = ["entity", "cycle"]
+    if left.height == right.height and left.select(keys).equals(right.select(keys)):
+        return left.hstack(right.drop(keys))
+    return left.join(right, on=keys, how="full", coalesce=True).sort(keys)
+
+
 def evaluate_measures(
     con: duckdb.DuckDBPyConnection,
     catalogue: Catalogue,
@@ -149,20 +159,20 @@ def evaluate_measures(
             )
         rows = frame.filter(pl.col("part") == VALUE)
         for kind in sorted(set(rows["window_kind"])):
-            wide = rows.filter(pl.col("window_kind") == kind).select(
-                "entity",
-                pl.col("window_cycle").alias("cycle"),
-                *(
-                    pl.col(f"m{i}").cast(pl.Float64).alias(f"m|{m}|{kind}")
-                    for i, m in enumerate(query.measures)
-                    if not query.kinds or kind in query.kinds[i]
-                ),
+            wide = (
+                rows.filter(pl.col("window_kind") == kind)
+                .select(
+                    "entity",
+                    pl.col("window_cycle").alias("cycle"),
+                    *(
+                        pl.col(f"m{i}").cast(pl.Float64).alias(f"m|{m}|{kind}")
+                        for i, m in enumerate(query.measures)
+                        if not query.kinds or kind in query.kinds[i]
+                    ),
+                )
+                .sort("entity", "cycle")
             )
-            values = (
-                wide
-                if values is None
-                else values.join(wide, on=["entity", "cycle"], how="full", coalesce=True)
-            )
+            values = wide if values is None else _side_by_side(values, wide)
     if progress is not None:
         progress(len(plan), len(plan), "measures")
     gap_schema = {
