@@ -263,10 +263,24 @@ def result_json_chunks(result: KpiResult, rows: int = JSON_CHUNK_ROWS) -> Iterat
     ):
         yield records_json(to_records(result)).encode()
         return
+    from collections import deque
+    from concurrent.futures import Future, ThreadPoolExecutor
+
     yield b"[\n"
-    for i, piece in enumerate(values.select(RECORD_KEYS).iter_slices(rows)):
-        yield ((",\n" if i else "") + _encoded(piece)).encode()
+    # Two pieces are encoded at a time (Polars works without the GIL), a few ahead at most.
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        ahead: deque[Future[bytes]] = deque()
+        for i, piece in enumerate(values.select(RECORD_KEYS).iter_slices(rows)):
+            ahead.append(pool.submit(_encoded_piece, piece, i == 0))
+            if len(ahead) > 2:
+                yield ahead.popleft().result()
+        while ahead:
+            yield ahead.popleft().result()
     yield b"\n]\n"
+
+
+def _encoded_piece(values: pl.DataFrame, first: bool) -> bytes:
+    return (("" if first else ",\n") + _encoded(values)).encode()
 
 
 #: What ``json.dumps`` escapes in a string (ensure_ascii=False): quote, backslash, controls.
