@@ -158,7 +158,7 @@ def evaluate_measures(
                 )
             )
         rows = frame.filter(pl.col("part") == VALUE)
-        for kind in sorted(set(rows["window_kind"])):
+        for kind in rows.get_column("window_kind").unique().sort().to_list():
             wide = (
                 rows.filter(pl.col("window_kind") == kind)
                 .select(
