@@ -119,6 +119,7 @@ class _Group:
     flow: list[tuple[int, str, tuple[int, ...]]] = field(default_factory=list)  # (i, sql, partials)
     stock: list[tuple[int, str, int, int]] = field(default_factory=list)  # (i, agg, sum, count)
     coverage: bool = False
+    windows: set[Window] = field(default_factory=set)  # its measures' windows
 
     def add_partial(self, sql: str, combine: str) -> int:
         self.partials.append((sql, combine))
@@ -249,10 +250,6 @@ def _source_query(
     entity_sql = "''" if group_wide else f"CAST({quote(source.entity_column or '')} AS VARCHAR)"
     hierarchy = "__everyone" if group_wide else "__closure"
     bound = max((w.end for w in windows), default=None)
-    # Rows before every window are read only for each entity's first month (completeness):
-    # for the cycles compute needs that skips most of the history (benchmarks/README.md).
-    earliest = min((w.first_month for w in windows), default=BEGINNING)
-    start = None if earliest <= BEGINNING else earliest
 
     ctes = _view_ctes(catalogue, source) if source.is_view else []
     if isinstance(closure, str):
@@ -293,6 +290,7 @@ def _source_query(
     distinct_ctes: list[tuple[int, Measure]] = []
     for i, measure in enumerate(measures):
         group = group_for(measure.time_column(source))
+        group.windows.update(measure_windows[i])
         filt = f" FILTER (WHERE {measure.filter})" if measure.filter else ""
         expr = measure.expr.strip() or "*"
         exact = expr if _is_bare_exact(source, expr) else f"CAST(({expr}) AS {EXACT_TYPE})"
@@ -328,7 +326,11 @@ def _source_query(
     for g, key in enumerate(sorted(groups, key=lambda k: (k is None, k or ""))):
         group = groups[key]
         name = f"__g{g}"
-        ctes.extend(_group_stage(group, name, table, entity_sql, bound, start))
+        # Only rows in the months of the group's windows (the coverage group: the source's
+        # windows) are grouped: the cycles compute needs leave out most of the history, and
+        # the months between a cycle and the same cycle a year earlier.
+        spans = month_spans(windows if group.coverage else group.windows)
+        ctes.extend(_group_stage(group, name, table, entity_sql, spans))
         timed = group.time_column is not None
         flows: dict[str, list[tuple[int, str, tuple[int, ...]]]] = {}
         for item in group.flow:
@@ -431,8 +433,9 @@ def _source_query(
         )
     if coverage_cte is not None:
         first = None
-        if start is not None and source.time_column:
-            # The groups start at ``start``: each entity's first month from every row.
+        spans = month_spans(windows)
+        if source.time_column and spans and spans != [(None, spans[-1][1])]:
+            # The groups skip some history: each entity's first month from every row.
             column = quote(source.time_column)
             where = f" WHERE {column} < {_date(bound)}" if bound is not None else ""
             first = (
@@ -505,23 +508,42 @@ def _window_join(timed: bool, windows: str = "__windows") -> str:
     return f"CROSS JOIN {windows} AS w"
 
 
+def month_spans(windows: Iterable[Window]) -> list[tuple[date | None, date]]:
+    """The months of ``windows`` as the fewest [first, end) spans, in order (first None:
+    from the beginning)."""
+    merged: list[tuple[date, date]] = []
+    for first, end in sorted((w.first_month, w.end) for w in windows):
+        if merged and first <= merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(merged[-1][1], end))
+        else:
+            merged.append((first, end))
+    return [(None if first <= BEGINNING else first, end) for first, end in merged]
+
+
 def _group_stage(
     group: _Group,
     name: str,
     table: str,
     entity_sql: str,
-    bound: date | None,
-    start: date | None = None,
+    spans: list[tuple[date | None, date]],
 ) -> list[str]:
-    """Step 1: the partials by (entity, month), or by entity alone when time is ignored."""
+    """Step 1: the partials by (entity, month) of the rows in ``spans``, or by entity alone
+    when time is ignored."""
     partials = "".join(f", {sql} AS p{k}" for k, (sql, _) in enumerate(group.partials))
     if group.time_column is None:
         return [f"{name} AS (SELECT {entity_sql} AS entity{partials} FROM {table} GROUP BY 1)"]
     column = quote(group.time_column)
-    conditions = [f"{column} < {_date(bound)}"] if bound is not None else []
-    if start is not None:
-        conditions.append(f"{column} >= {_date(start)}")
-    where = f" WHERE {' AND '.join(conditions)}" if conditions else ""
+    conditions = [
+        f"{column} < {_date(end)}"
+        if first is None
+        else f"{column} >= {_date(first)} AND {column} < {_date(end)}"
+        for first, end in spans
+    ]
+    where = ""
+    if len(conditions) == 1:
+        where = f" WHERE {conditions[0]}"
+    elif conditions:
+        where = " WHERE " + " OR ".join(f"({c})" for c in conditions)
     return [
         f"{name} AS (SELECT {entity_sql} AS entity, "
         f"CAST(date_trunc('month', {column}) AS DATE) AS month{partials} "

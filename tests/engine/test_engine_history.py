@@ -1,4 +1,4 @@
-"""Rows before every window are skipped for the values but not for completeness.
+"""Rows outside every window are skipped for the values but not for completeness.
 
 When only cycle windows are asked (here: revenue alone), the measure plan reads a monthly
 source from the first window's first month on; each entity's first month still comes from
@@ -8,10 +8,12 @@ every row, so an entity that stopped filing before the window is still missing i
 from __future__ import annotations
 
 from datetime import date
+from pathlib import Path
 
-from engine_workspace import row
+from engine_workspace import fill_warehouse, golden_rows, row, write_workspace
 
 from soekpi.calendar import parse_cycle
+from soekpi.catalogue import load_catalogue
 from soekpi.catalogue.model import Catalogue
 from soekpi.engine import compute
 from soekpi.workspace import Workspace
@@ -43,3 +45,54 @@ def test_the_values_of_a_cycle_alone_equal_those_computed_with_history(
         == together.values.filter(together.values["kpi"] == "revenue").to_dicts()
     )
     assert alone.missing.to_dicts() == together.missing.to_dicts()
+
+
+def test_months_between_two_windows_are_skipped_but_first_months_come_from_every_row(
+    tmp_path: Path,
+) -> None:
+    """FY2025-Q4 (Jan–Mar 2025) and FY2026-Q2 (Jul–Sep 2025), start_month 4: the plan groups
+    only rows of those six months, not April–June. U9 files from 2025-05 (between the two
+    windows), skips July and files August and September: its first month is May, so July is
+    missing in FY2026-Q2 — a first month taken from the grouped rows (August) would hide it."""
+    ws = write_workspace(tmp_path / "ws")
+    catalogue = load_catalogue(ws)
+    tables = golden_rows()
+    tables["entities"] = [*tables["entities"], ("U9", "Unit 9", None, "S1")]
+    u9 = {"2025-05": 4, "2025-06": 4, "2025-08": 6, "2025-09": 8}
+    tables["ledger"] = [
+        *tables["ledger"],
+        *((("U9", f"{m}-01", "revenue", a)) for m, a in u9.items()),
+    ]
+    fill_warehouse(ws, catalogue, tables)
+    cycles = [parse_cycle("FY2025-Q4"), parse_cycle("FY2026-Q2")]
+    result = compute(ws, catalogue, cycles, kpis=["revenue"])
+
+    got = [(r["entity"], r["cycle"], r["month"]) for r in result.missing.to_dicts()]
+    # U21 misses 2025-08 (the golden data); U9 misses July; nobody misses anything in
+    # FY2025-Q4 (U9 had not started; S1 files from 2025-05).
+    assert got == [("U21", "FY2026-Q2", date(2025, 8, 1)), ("U9", "FY2026-Q2", date(2025, 7, 1))]
+    # revenue sums the window's months: U9 6 + 8; S1 its own 1 + 1 + 1, U11's 90 × 3,
+    # U12's 50 × 3 and U9's
+    assert row(result, "revenue", "U9", "FY2026-Q2")["value"] == 6 + 8
+    assert row(result, "revenue", "S1", "FY2026-Q2")["value"] == 3 + 270 + 150 + 6 + 8
+    assert row(result, "revenue", "U9", "FY2025-Q4")["status"] == "no_data"
+
+
+def test_month_spans_merge_adjacent_and_overlapping_windows() -> None:
+    from soekpi.engine.plan import BEGINNING, Window, month_spans
+
+    q3 = Window("FY2026-Q3", "cycle", date(2026, 7, 1), date(2026, 9, 1))
+    q3_last_year = Window("FY2025-Q3", "cycle", date(2025, 7, 1), date(2025, 9, 1))
+    q4 = Window("FY2026-Q4", "cycle", date(2026, 10, 1), date(2026, 12, 1))
+    ytd = Window("FY2026-Q3", "ytd", date(2026, 1, 1), date(2026, 9, 1))
+    to_date = Window("FY2025-Q3", "to_date", BEGINNING, date(2025, 9, 1))
+    assert month_spans([q3, q3_last_year]) == [
+        (date(2025, 7, 1), date(2025, 10, 1)),
+        (date(2026, 7, 1), date(2026, 10, 1)),
+    ]
+    assert month_spans([q4, q3, ytd]) == [(date(2026, 1, 1), date(2027, 1, 1))]
+    assert month_spans([to_date, q3]) == [
+        (None, date(2025, 10, 1)),
+        (date(2026, 7, 1), date(2026, 10, 1)),
+    ]
+    assert month_spans([]) == []
