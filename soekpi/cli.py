@@ -267,16 +267,25 @@ def compute(
     entity then kpi; csv: the same columns with a header; table: grouped by entity.
     Example: soekpi compute --cycle FY2026-Q3 --entity G01 --format json
     """
-    from soekpi.engine import compute_cycle, records_csv, result_json_chunks, to_records
+    from soekpi.engine import (
+        compute_cycle,
+        compute_cycle_values,
+        records_csv,
+        to_records,
+        values_json_chunks,
+    )
     from soekpi.engine.table import values_table
 
     _choice(fmt, ("table", "json", "csv"), "--format")
     ws = _workspace()
+    if fmt == "json":  # written entity batch by entity batch: large groups stay in memory
+        with console.progress("computing") as bar:
+            pieces = compute_cycle_values(ws, cycle, entity, kpi, progress=bar)
+        console.write_chunks(values_json_chunks(pieces))
+        return
     with console.progress("computing") as bar:
         catalogue, result = compute_cycle(ws, cycle, entity, kpi, progress=bar)
-    if fmt == "json":
-        console.write_chunks(result_json_chunks(result))
-    elif fmt == "csv":
+    if fmt == "csv":
         console.write(records_csv(to_records(result)))
     else:
         console.print_table(values_table(result, catalogue, ws.language))

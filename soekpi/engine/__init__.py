@@ -9,6 +9,8 @@ from soekpi.engine.compute import (
     KpiResult,
     compute,
     compute_cycle,
+    compute_cycle_values,
+    compute_values,
     latest_cycle,
     records_csv,
     records_json,
@@ -16,6 +18,7 @@ from soekpi.engine.compute import (
     result_json,
     result_json_chunks,
     to_records,
+    values_json_chunks,
 )
 
 __all__ = [
@@ -23,6 +26,8 @@ __all__ = [
     "KpiResult",
     "compute",
     "compute_cycle",
+    "compute_cycle_values",
+    "compute_values",
     "latest_cycle",
     "records_csv",
     "records_json",
@@ -30,4 +35,5 @@ __all__ = [
     "result_json",
     "result_json_chunks",
     "to_records",
+    "values_json_chunks",
 ]
