@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -13,7 +14,9 @@ from soekpi.errors import InputError, Location, UsageError
 WORKSPACE_FILE = "soekpi.yaml"
 LANGUAGES = ("en", "zh-CN")
 _KEYS = ("warehouse", "catalogue", "templates", "output", "fiscal_year", "language", "root_entity")
-_WAREHOUSE_KEYS = ("engine", "path", "master", "database", "conf")
+_WAREHOUSE_KEYS = ("engine", "path", "memory_limit", "master", "database", "conf")
+#: A DuckDB memory size as soekpi accepts it (``500MB``, ``2 GB``, ``1.5GiB``).
+_MEMORY = re.compile(r"^\s*\d+(\.\d+)?\s*(KB|MB|GB|TB|KiB|MiB|GiB|TiB)\s*$", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -22,6 +25,7 @@ class WarehouseSettings:
 
     engine: str = "duckdb"  # duckdb | spark
     path: Path | None = None  # duckdb: the file
+    memory_limit: str | None = None  # duckdb: its memory_limit (spills to temp files beyond)
     master: str = "local[2]"  # spark
     database: str = "default"  # spark
     conf: dict[str, str] = field(default_factory=dict)  # spark
@@ -195,7 +199,16 @@ def _warehouse_settings(data: Any, root: Path, fail: Any) -> WarehouseSettings:
         path = raw.get("path", "data/warehouse.duckdb")
         if not isinstance(path, str) or not path.strip():
             raise fail("warehouse.path", "must be a path", raw)
-        return WarehouseSettings(engine="duckdb", path=(root / path).resolve())
+        limit = raw.get("memory_limit")
+        if limit is not None and not (isinstance(limit, str) and _MEMORY.match(limit)):
+            raise fail(
+                "warehouse.memory_limit", f"must be a size such as 500MB or 2GB, not {limit!r}", raw
+            )
+        return WarehouseSettings(
+            engine="duckdb",
+            path=(root / path).resolve(),
+            memory_limit=None if limit is None else limit.replace(" ", ""),
+        )
     if engine == "spark":
         conf = raw.get("conf") or {}
         if not isinstance(conf, dict):

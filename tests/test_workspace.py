@@ -108,6 +108,14 @@ def test_defaults_and_relative_paths(tmp_path: Path) -> None:
             "1: fiscal_year: must be a mapping with start_month and label",
         ),
         ("\nlanguage: fr\n", "2: language: must be one of en, zh-CN, not 'fr'"),
+        (
+            "warehouse:\n  path: w.duckdb\n  memory_limit: lots\n",
+            "3: warehouse.memory_limit: must be a size such as 500MB or 2GB, not 'lots'",
+        ),
+        (
+            "warehouse: {memory_limit: 512}\n",
+            "1: warehouse.memory_limit: must be a size such as 500MB or 2GB, not 512",
+        ),
         ("- a\n- b\n", "1: soekpi.yaml must be a mapping of settings"),
     ],
 )
@@ -135,3 +143,17 @@ def test_an_empty_catalogue_folder_is_a_problem(tmp_path: Path) -> None:
     assert [str(p) for p in check_catalogue(ws)[1]] == [
         f"{tmp_path / 'soekpi.yaml'}: catalogue: no *.yaml or *.yml files in metrics"
     ]
+
+
+@pytest.mark.parametrize(
+    ("text", "limit"),
+    [
+        ("warehouse: data/w.duckdb\n", None),
+        ("warehouse: {path: data/w.duckdb, memory_limit: 500MB}\n", "500MB"),
+        ("warehouse: {path: data/w.duckdb, memory_limit: 1.5 GiB}\n", "1.5GiB"),
+    ],
+)
+def test_a_duckdb_memory_limit(tmp_path: Path, text: str, limit: str | None) -> None:
+    ws = read_workspace(make(tmp_path, text))
+    assert ws.warehouse.path == tmp_path / "data" / "w.duckdb"
+    assert ws.warehouse.memory_limit == limit

@@ -17,6 +17,7 @@ import json
 import os
 import re
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from datetime import datetime
@@ -143,13 +144,26 @@ def _release_flock(fd: int) -> None:
     os.close(fd)
 
 
-def _connect(path: Path, shown: str, *, write: bool, deadline: float) -> duckdb.DuckDBPyConnection:
+def _config(memory_limit: str | None) -> dict[str, Any]:
+    """DuckDB's settings; with a ``memory_limit`` (soekpi.yaml ``warehouse.memory_limit``)
+    what does not fit spills to a folder of this process under the system's temporary
+    folder (not next to the warehouse, which may be read-only), removed when it closes."""
+    config: dict[str, Any] = dict(DUCKDB_CONFIG)
+    if memory_limit is not None:
+        config["memory_limit"] = memory_limit
+        config["temp_directory"] = str(Path(tempfile.gettempdir()) / f"soekpi-{os.getpid()}")
+    return config
+
+
+def _connect(
+    path: Path, shown: str, *, write: bool, deadline: float, memory_limit: str | None = None
+) -> duckdb.DuckDBPyConnection:
     """``duckdb.connect``, retrying DuckDB's own file lock until ``deadline``."""
     import duckdb
 
     while True:
         try:
-            return duckdb.connect(str(path), read_only=not write, config=dict(DUCKDB_CONFIG))
+            return duckdb.connect(str(path), read_only=not write, config=_config(memory_limit))
         except duckdb.IOException as exc:
             text = str(exc)
             if "Could not set lock" not in text:
@@ -197,7 +211,9 @@ def open_warehouse(
     elif not path.is_file():
         raise InputError(NO_WAREHOUSE)
     try:
-        con = _connect(path, shown, write=write, deadline=deadline)
+        con = _connect(
+            path, shown, write=write, deadline=deadline, memory_limit=ws.warehouse.memory_limit
+        )
         try:
             yield con
         except Exception as exc:
