@@ -44,14 +44,20 @@ def monthly_sources(catalogue: Catalogue) -> list[Source]:
     return monthly or timed
 
 
-def _month_counts(con: duckdb.DuckDBPyConnection, sources: list[Source]) -> _Counts:
+def _month_counts(
+    con: duckdb.DuckDBPyConnection, sources: list[Source], by_entity: bool = True
+) -> _Counts:
+    """Rows per (source, entity, month); with ``by_entity=False`` per (source, month), the
+    entity None (what ``latest`` needs: a few dozen rows, not one per entity and month)."""
     tables = existing_tables(con)
     parts = []
     for source in sources:
         if source.table_name not in tables or source.time_column is None:
             continue
         t = quote(source.time_column)
-        entity = f"{quote(source.entity_column)}::VARCHAR" if source.entity_column else "NULL"
+        entity = "NULL"
+        if by_entity and source.entity_column:
+            entity = f"{quote(source.entity_column)}::VARCHAR"
         parts.append(
             f"SELECT '{source.id}' AS source, {entity} AS entity, "
             f"date_trunc('month', {t})::DATE AS month, count(*) AS n "
@@ -93,7 +99,7 @@ def latest_quarter(
     sources = monthly_sources(catalogue)
     if not sources:
         return None
-    counts = _month_counts(con, sources)
+    counts = _month_counts(con, sources, by_entity=False)
     months_by_source: dict[str, set[date]] = {s.id: set() for s in sources}
     for source_id, _entity, month in counts:
         months_by_source[source_id].add(month)
