@@ -6,7 +6,7 @@ import hashlib
 import json
 import subprocess
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -96,3 +96,28 @@ def test_stale_temp_folders_of_dead_runs_are_cleaned(tmp_path: Path) -> None:
     other.mkdir()
     assert clean_stale(tmp_path) == [dead]
     assert sorted(p.name for p in tmp_path.iterdir()) == [".FY2026-Q2.tmp-1", ".notes"]
+
+
+def test_a_file_written_in_pieces_is_hashed_as_written(tmp_path: Path) -> None:
+    def pieces() -> Iterator[bytes]:
+        yield b"[\n"
+        yield b"  1,\n  2"
+        yield b"\n]\n"
+
+    run = publish_run(tmp_path, "FY2026-Q3", [("k.json", pieces)], {"cycle": "FY2026-Q3"})
+    assert (run / "k.json").read_bytes() == b"[\n  1,\n  2\n]\n"
+    manifest = json.loads((run / "manifest.json").read_text())
+    assert manifest["files"] == {"k.json": hashlib.sha256(b"[\n  1,\n  2\n]\n").hexdigest()}
+
+
+def test_a_producer_failing_halfway_leaves_the_previous_run(tmp_path: Path) -> None:
+    _publish(tmp_path, "one")
+
+    def halfway() -> Iterator[bytes]:
+        yield b"[\n"
+        raise OSError(28, "No space left on device")
+
+    with pytest.raises(OSError, match="No space left"):
+        publish_run(tmp_path, "FY2026-Q3", [("k.json", halfway)], {}, True)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["FY2026-Q3"]
+    assert (tmp_path / "FY2026-Q3" / "a.txt").read_text() == "one"

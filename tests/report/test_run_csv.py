@@ -51,13 +51,18 @@ def _result(records: list[tuple[Any, ...]]) -> Any:
 
 
 @settings(max_examples=200, deadline=None)
-@given(rows)
-def test_result_csv_is_records_csv_of_to_records(records: list[tuple[Any, ...]]) -> None:
+@given(rows, st.integers(min_value=1, max_value=5))
+def test_result_csv_is_records_csv_of_to_records(
+    records: list[tuple[Any, ...]], chunk_rows: int
+) -> None:
     from soekpi.engine import records_csv, to_records
-    from soekpi.report.run import result_csv
+    from soekpi.report.run import result_csv, result_csv_chunks
 
     result = _result(records)
-    assert result_csv(result) == records_csv(to_records(result))
+    expected = records_csv(to_records(result))
+    assert result_csv(result) == expected
+    # a run writes kpis.csv piece by piece: the same bytes
+    assert b"".join(result_csv_chunks(result, rows=chunk_rows)).decode() == expected
 
 
 def test_result_csv_text() -> None:
