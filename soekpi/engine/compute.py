@@ -332,16 +332,37 @@ JSON_CHUNK_ROWS = 50_000
 def result_json_chunks(result: KpiResult, rows: int = JSON_CHUNK_ROWS) -> Iterator[bytes]:
     """``compute --format json`` text of a result as UTF-8 pieces of at most ``rows``
     records: joined, the same bytes as ``records_json(to_records(result))``."""
-    import polars as pl
-
     values = result.values
-    schema = values.schema
-    if values.height == 0 or any(
-        k not in schema or not (schema[k] == pl.String or schema[k].is_float()) for k in RECORD_KEYS
-    ):
+    if values.height == 0 or not plain_records(values):
         yield records_json(to_records(result)).encode()
         return
     yield from values_json_chunks([values], rows)
+
+
+def plain_records(values: pl.DataFrame) -> bool:
+    """Whether every record key of ``values`` is a text or a float column: what the
+    column-wise encoders (JSON here, CSV in report.run) take."""
+    import polars as pl
+
+    schema = values.schema
+    return all(
+        k in schema and (schema[k] == pl.String or schema[k].is_float()) for k in RECORD_KEYS
+    )
+
+
+def float_text(column: pl.Series, missing: str) -> pl.Series:
+    """Each float of ``column`` as Python's ``repr`` writes it (what json and csv write);
+    ``missing`` for null, NaN and the infinities."""
+    import polars as pl
+
+    finite = column.is_not_null() & column.is_finite()
+    text = pl.select(pl.when(finite).then(column.cast(pl.String)).otherwise(pl.lit(missing)))
+    encoded = text.to_series()
+    # Polars writes 1e-05 as 0.00001: Python's repr for the (rare) tiny values.
+    tiny = (finite & (column.abs() < 1e-4) & (column != 0)).arg_true()
+    if tiny.len():
+        encoded = encoded.scatter(tiny, [repr(v) for v in column.gather(tiny).to_list()])
+    return encoded
 
 
 def values_json_chunks(
@@ -401,15 +422,7 @@ def _encoded(values: pl.DataFrame) -> str:
                 text = pl.lit(column.replace_strict(memo, return_dtype=pl.String))
                 text = text.fill_null("null")
         else:
-            finite = column.is_not_null() & column.is_finite()
-            encoded = pl.select(
-                pl.when(finite).then(column.cast(pl.String)).otherwise(pl.lit("null"))
-            ).to_series()
-            # Polars writes 1e-05 as 0.00001: Python's repr for the (rare) tiny values.
-            tiny = (finite & (column.abs() < 1e-4) & (column != 0)).arg_true()
-            if tiny.len():
-                encoded = encoded.scatter(tiny, [repr(v) for v in column.gather(tiny).to_list()])
-            text = pl.lit(encoded)
+            text = pl.lit(float_text(column, "null"))
         texts.append(text)
     parts: list[pl.Expr] = []
     for i, (key, text) in enumerate(zip(RECORD_KEYS, texts, strict=True)):

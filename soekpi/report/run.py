@@ -261,16 +261,11 @@ def result_csv(result: Any) -> str:
 def result_csv_chunks(result: Any, rows: int = 50_000) -> Iterator[bytes]:
     """:func:`result_csv` as UTF-8 pieces of at most ``rows`` records (a run writes them to
     the file one by one, so the text of a large group is never held whole)."""
-    import polars as pl
-
     from soekpi.engine import records_csv, to_records
-    from soekpi.engine.compute import RECORD_KEYS
+    from soekpi.engine.compute import RECORD_KEYS, plain_records
 
     values = result.values
-    schema = values.schema
-    if values.height == 0 or any(
-        k not in schema or not (schema[k] == pl.String or schema[k].is_float()) for k in RECORD_KEYS
-    ):
+    if values.height == 0 or not plain_records(values):
         yield records_csv(to_records(result)).encode()
         return
     yield (",".join(RECORD_KEYS) + "\n").encode()
@@ -285,7 +280,7 @@ def _csv_rows(values: Any) -> str:
 
     import polars as pl
 
-    from soekpi.engine.compute import RECORD_KEYS
+    from soekpi.engine.compute import RECORD_KEYS, float_text
 
     def field(text: str) -> str:
         # csv.writer's quoting of one field among others ("" alone on a row is special)
@@ -300,15 +295,7 @@ def _csv_rows(values: Any) -> str:
             memo = {v: field(v) for v in column.drop_nulls().unique().to_list()}
             text = column.replace_strict(memo, return_dtype=pl.String).fill_null("")
         else:
-            # csv writes str(float), Python's repr; Polars writes the same text except for
-            # tiny values (0.00001 for 1e-05), which get their repr
-            finite = column.is_not_null() & column.is_finite()
-            text = pl.select(
-                pl.when(finite).then(column.cast(pl.String)).otherwise(pl.lit(""))
-            ).to_series()
-            tiny = (finite & (column.abs() < 1e-4) & (column != 0)).arg_true()
-            if tiny.len():
-                text = text.scatter(tiny, [repr(v) for v in column.gather(tiny).to_list()])
+            text = float_text(column, "")  # csv writes str(float), Python's repr
         encoded.append(text.alias(key))
     rows = pl.DataFrame(encoded).select(
         pl.concat_str([pl.col(k) for k in RECORD_KEYS], separator=",").str.join("\n")
