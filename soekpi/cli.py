@@ -270,25 +270,22 @@ def compute(
     from soekpi.engine import (
         compute_cycle,
         compute_cycle_values,
-        records_csv,
-        to_records,
+        values_csv_chunks,
         values_json_chunks,
     )
     from soekpi.engine.table import values_table
 
     _choice(fmt, ("table", "json", "csv"), "--format")
     ws = _workspace()
-    if fmt == "json":  # written entity batch by entity batch: large groups stay in memory
+    if fmt in ("json", "csv"):  # written entity batch by entity batch: large groups fit
         with console.progress("computing") as bar:
             pieces = compute_cycle_values(ws, cycle, entity, kpi, progress=bar)
-        console.write_chunks(values_json_chunks(pieces))
+        encode = values_json_chunks if fmt == "json" else values_csv_chunks
+        console.write_chunks(encode(pieces))
         return
     with console.progress("computing") as bar:
         catalogue, result = compute_cycle(ws, cycle, entity, kpi, progress=bar)
-    if fmt == "csv":
-        console.write(records_csv(to_records(result)))
-    else:
-        console.print_table(values_table(result, catalogue, ws.language))
+    console.print_table(values_table(result, catalogue, ws.language))
 
 
 @app.command()

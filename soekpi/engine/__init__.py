@@ -18,6 +18,7 @@ from soekpi.engine.compute import (
     result_json,
     result_json_chunks,
     to_records,
+    values_csv_chunks,
     values_json_chunks,
 )
 
@@ -35,5 +36,6 @@ __all__ = [
     "result_json",
     "result_json_chunks",
     "to_records",
+    "values_csv_chunks",
     "values_json_chunks",
 ]

@@ -447,6 +447,44 @@ def records_csv(records: list[dict[str, Any]]) -> str:
     return out.getvalue()
 
 
+def values_csv_chunks(
+    frames: Iterable[pl.DataFrame], rows: int = JSON_CHUNK_ROWS
+) -> Iterator[bytes]:
+    """``compute --format csv`` text of the records of ``frames`` (as for
+    :func:`values_json_chunks`): the header, then UTF-8 pieces of at most ``rows`` records;
+    joined, the same bytes as :func:`records_csv` of their records, built column by column
+    in Polars instead of through a dict per row."""
+    yield (",".join(RECORD_KEYS) + "\n").encode()
+    for frame in frames:
+        for piece in frame.select(RECORD_KEYS).iter_slices(rows):
+            yield _csv_rows(piece).encode()
+
+
+def _csv_rows(values: pl.DataFrame) -> str:
+    """The CSV lines (each ending in a newline) of ``values``: RECORD_KEYS, text or floats."""
+    import polars as pl
+
+    def field(text: str) -> str:
+        # csv.writer's quoting of one field among others ("" alone on a row is special)
+        out = io.StringIO()
+        csv.writer(out, lineterminator="\n").writerow([text, "x"])
+        return out.getvalue()[: -len(",x\n")]
+
+    encoded: list[pl.Series] = []
+    for key in RECORD_KEYS:
+        column = values.get_column(key)
+        if column.dtype == pl.String:
+            memo = {v: field(v) for v in column.drop_nulls().unique().to_list()}
+            text = column.replace_strict(memo, return_dtype=pl.String).fill_null("")
+        else:
+            text = float_text(column, "")  # csv writes str(float), Python's repr
+        encoded.append(text.alias(key))
+    rows = pl.DataFrame(encoded).select(
+        pl.concat_str([pl.col(k) for k in RECORD_KEYS], separator=",").str.join("\n")
+    )
+    return str(rows.item()) + "\n"
+
+
 def compute_cycle(
     ws: Workspace,
     cycle: str,

@@ -261,46 +261,13 @@ def result_csv(result: Any) -> str:
 def result_csv_chunks(result: Any, rows: int = 50_000) -> Iterator[bytes]:
     """:func:`result_csv` as UTF-8 pieces of at most ``rows`` records (a run writes them to
     the file one by one, so the text of a large group is never held whole)."""
-    from soekpi.engine import records_csv, to_records
-    from soekpi.engine.compute import RECORD_KEYS, plain_records
+    from soekpi.engine import records_csv, to_records, values_csv_chunks
+    from soekpi.engine.compute import plain_records
 
-    values = result.values
-    if values.height == 0 or not plain_records(values):
+    if result.values.height == 0 or not plain_records(result.values):
         yield records_csv(to_records(result)).encode()
         return
-    yield (",".join(RECORD_KEYS) + "\n").encode()
-    for piece in values.select(RECORD_KEYS).iter_slices(rows):
-        yield _csv_rows(piece).encode()
-
-
-def _csv_rows(values: Any) -> str:
-    """The CSV lines (each ending in a newline) of ``values``: RECORD_KEYS, text or floats."""
-    import csv
-    import io
-
-    import polars as pl
-
-    from soekpi.engine.compute import RECORD_KEYS, float_text
-
-    def field(text: str) -> str:
-        # csv.writer's quoting of one field among others ("" alone on a row is special)
-        out = io.StringIO()
-        csv.writer(out, lineterminator="\n").writerow([text, "x"])
-        return out.getvalue()[: -len(",x\n")]
-
-    encoded: list[pl.Series] = []
-    for key in RECORD_KEYS:
-        column = values.get_column(key)
-        if column.dtype == pl.String:
-            memo = {v: field(v) for v in column.drop_nulls().unique().to_list()}
-            text = column.replace_strict(memo, return_dtype=pl.String).fill_null("")
-        else:
-            text = float_text(column, "")  # csv writes str(float), Python's repr
-        encoded.append(text.alias(key))
-    rows = pl.DataFrame(encoded).select(
-        pl.concat_str([pl.col(k) for k in RECORD_KEYS], separator=",").str.join("\n")
-    )
-    return str(rows.item()) + "\n"
+    yield from values_csv_chunks([result.values], rows)
 
 
 def _warehouse_facts(ws: Workspace, catalogue: Catalogue, cycle: Cycle) -> tuple[Any, Any, Any]:

@@ -8,7 +8,15 @@ import pytest
 
 from soekpi.calendar import parse_cycle
 from soekpi.catalogue.model import Catalogue
-from soekpi.engine import compute, compute_values, result_json, values_json_chunks
+from soekpi.engine import (
+    compute,
+    compute_values,
+    records_csv,
+    result_json,
+    to_records,
+    values_csv_chunks,
+    values_json_chunks,
+)
 from soekpi.workspace import Workspace
 
 
@@ -28,6 +36,9 @@ def test_batches_concatenate_to_the_values_of_compute(
     assert pl.concat(pieces).equals(whole.values, null_equal=True)
     joined = b"".join(values_json_chunks(compute_values(ws, catalogue, cycles, batch=batch)))
     assert joined.decode() == result_json(whole)
+    pieces = compute_values(ws, catalogue, cycles, batch=batch)
+    text = b"".join(values_csv_chunks(pieces, rows=3)).decode()
+    assert text == records_csv(to_records(whole))
 
 
 def test_batches_of_some_entities_and_kpis(golden: tuple[Workspace, Catalogue]) -> None:
@@ -46,3 +57,4 @@ def test_no_records_is_an_empty_array() -> None:
         | {k: pl.Float64 for k in ("value", "green", "amber")}
     )
     assert b"".join(values_json_chunks([empty, empty])) == b"[]\n"
+    assert b"".join(values_csv_chunks([empty])) == records_csv([]).encode()
