@@ -210,6 +210,12 @@ def _warehouse_settings(data: Any, root: Path, fail: Any) -> WarehouseSettings:
             memory_limit=None if limit is None else limit.replace(" ", ""),
         )
     if engine == "spark":
+        if "memory_limit" in raw:
+            raise fail(
+                "warehouse.memory_limit",
+                "is a DuckDB setting; give Spark's memory in conf (spark.driver.memory)",
+                raw,
+            )
         conf = raw.get("conf") or {}
         if not isinstance(conf, dict):
             raise fail("warehouse.conf", "must be a mapping of Spark settings", raw)

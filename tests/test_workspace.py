@@ -116,6 +116,11 @@ def test_defaults_and_relative_paths(tmp_path: Path) -> None:
             "warehouse: {memory_limit: 512}\n",
             "1: warehouse.memory_limit: must be a size such as 500MB or 2GB, not 512",
         ),
+        (
+            "warehouse:\n  engine: spark\n  memory_limit: 2GB\n",
+            "3: warehouse.memory_limit: is a DuckDB setting; give Spark's memory in conf "
+            "(spark.driver.memory)",
+        ),
         ("- a\n- b\n", "1: soekpi.yaml must be a mapping of settings"),
     ],
 )
