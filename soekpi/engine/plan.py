@@ -8,6 +8,9 @@ and every window, in three steps that keep the expensive part to one scan of the
    and a count). Measures placed in time by different columns (``time:``), or not at all
    (``time: none``), form their own groups; ``count_distinct`` keeps the distinct values
    per (entity, month) in a scan of its own, because distinct counts do not add up.
+   A group without stock measures or completeness (which need months) is grouped by
+   (entity, stretch) instead: the stretches of months between its windows' boundaries
+   (:func:`window_cuts`), since sums, counts, minima and maxima add up over any split.
 2. **over the windows, then the hierarchy** — that much smaller result is joined to the
    windows (window_cycle, window_kind, first and last month) and combined per (entity,
    window) — each measure over its own windows only, with only the partials it reads
@@ -330,7 +333,12 @@ def _source_query(
         # windows) are grouped: the cycles compute needs leave out most of the history, and
         # the months between a cycle and the same cycle a year earlier.
         spans = month_spans(windows if group.coverage else group.windows)
-        ctes.extend(_group_stage(group, name, table, entity_sql, spans))
+        # Sums, counts, minima and maxima add up over any split of a window: without stock
+        # measures or completeness (which need months), rows are grouped by the stretches
+        # between window boundaries instead of by month (a to_date window over years of
+        # history is one stretch, not dozens of months per entity).
+        cuts = None if group.stock or group.coverage else window_cuts(group.windows)
+        ctes.extend(_group_stage(group, name, table, entity_sql, spans, cuts))
         timed = group.time_column is not None
         flows: dict[str, list[tuple[int, str, tuple[int, ...]]]] = {}
         for item in group.flow:
@@ -391,7 +399,8 @@ def _source_query(
             conditions.insert(0, f"({measure.filter})")
         month = ""
         if time_column is not None:
-            month = f", CAST(date_trunc('month', {quote(time_column)}) AS DATE) AS month"
+            cuts = window_cuts(measure_windows[i] or windows)
+            month = f", {_stretch_sql(quote(time_column), cuts)} AS month"
             if bound is not None:
                 conditions.append(f"{quote(time_column)} < {_date(bound)}")
         ctes.append(
@@ -520,19 +529,44 @@ def month_spans(windows: Iterable[Window]) -> list[tuple[date | None, date]]:
     return [(None if first <= BEGINNING else first, end) for first, end in merged]
 
 
+def window_cuts(windows: Iterable[Window]) -> list[date]:
+    """Every first month and end of ``windows``, in order (the beginning left out): the
+    boundaries of the stretches of months that no window boundary splits."""
+    return sorted(
+        {w.first_month for w in windows if w.first_month > BEGINNING} | {w.end for w in windows}
+    )
+
+
+def _stretch_sql(column: str, cuts: Sequence[date] | None) -> str:
+    """The first month of the stretch between ``cuts`` that ``column`` falls in (BEGINNING
+    before the first cut): inside a window exactly when the whole stretch is. Without cuts,
+    the month of ``column``."""
+    if not cuts:
+        return f"CAST(date_trunc('month', {column}) AS DATE)"
+    starts = [BEGINNING, *cuts[:-1]]
+    whens = " ".join(
+        f"WHEN {column} < {_date(cut)} THEN {_date(start)}"
+        for start, cut in zip(starts, cuts, strict=True)
+    )
+    return f"CASE {whens} END"
+
+
 def _group_stage(
     group: _Group,
     name: str,
     table: str,
     entity_sql: str,
     spans: list[tuple[date | None, date]],
+    cuts: Sequence[date] | None = None,
 ) -> list[str]:
-    """Step 1: the partials by (entity, month) of the rows in ``spans``, or by entity alone
+    """Step 1: the partials by (entity, month) of the rows in ``spans`` — by (entity, first
+    month of the stretch) when ``cuts`` (:func:`window_cuts`) are given — or by entity alone
     when time is ignored."""
     partials = "".join(f", {sql} AS p{k}" for k, (sql, _) in enumerate(group.partials))
     if group.time_column is None:
         return [f"{name} AS (SELECT {entity_sql} AS entity{partials} FROM {table} GROUP BY 1)"]
     column = quote(group.time_column)
+    month = _stretch_sql(column, cuts)
     conditions = [
         f"{column} < {_date(end)}"
         if first is None
@@ -545,7 +579,6 @@ def _group_stage(
     elif conditions:
         where = " WHERE " + " OR ".join(f"({c})" for c in conditions)
     return [
-        f"{name} AS (SELECT {entity_sql} AS entity, "
-        f"CAST(date_trunc('month', {column}) AS DATE) AS month{partials} "
+        f"{name} AS (SELECT {entity_sql} AS entity, {month} AS month{partials} "
         f"FROM {table}{where} GROUP BY 1, 2)"
     ]

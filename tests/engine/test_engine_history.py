@@ -10,7 +10,17 @@ from __future__ import annotations
 from datetime import date
 from pathlib import Path
 
-from engine_workspace import fill_warehouse, golden_rows, row, write_workspace
+import polars as pl
+import pytest
+from engine_workspace import (
+    MEASURES,
+    SOURCES,
+    _simple,
+    fill_warehouse,
+    golden_rows,
+    row,
+    write_workspace,
+)
 
 from soekpi.calendar import parse_cycle
 from soekpi.catalogue import load_catalogue
@@ -96,3 +106,64 @@ def test_month_spans_merge_adjacent_and_overlapping_windows() -> None:
         (date(2026, 7, 1), date(2026, 10, 1)),
     ]
     assert month_spans([]) == []
+
+
+def test_flow_measures_over_to_date_ytd_and_cycle_windows_of_two_cycles(tmp_path: Path) -> None:
+    """Sums, counts, distinct counts, minima and maxima of a source without months to
+    check (tickets, placed in time by a timestamp) over to_date, ytd and cycle windows of
+    two quarters at once, and each quarter alone: rows are grouped by the stretches
+    between window boundaries (the 2024 history, April–June, July–September 2025), so a
+    ticket at 23:59:59 on the last day of June and one at midnight on 1 July must land on
+    either side."""
+    measures = (
+        MEASURES
+        + "  ticket_max_hours: {source: tickets, agg: max, expr: hours}\n"
+        + "  ticket_min_hours: {source: tickets, agg: min, expr: hours}\n"
+    )
+    kpis = (
+        "kpis:\n"
+        + _simple("tickets", "ticket_count")
+        + _simple("tickets_to_date", "ticket_count", "    window: to_date\n")
+        + _simple("tickets_ytd", "ticket_count", "    window: ytd\n")
+        + _simple("hours_to_date", "ticket_hours", "    window: to_date\n")
+        + _simple("max_hours_to_date", "ticket_max_hours", "    window: to_date\n")
+        + _simple("min_hours_ytd", "ticket_min_hours", "    window: ytd\n")
+        + _simple("customers_to_date", "customers", "    window: to_date\n")
+        + _simple("customers_ytd", "customers", "    window: ytd\n")
+    )
+    files = {"sources.yaml": SOURCES, "measures.yaml": measures, "kpis.yaml": kpis}
+    ws = write_workspace(tmp_path / "ws", files)
+    catalogue = load_catalogue(ws)
+    fill_warehouse(ws, catalogue, golden_rows())
+    q1, q2 = parse_cycle("FY2026-Q1"), parse_cycle("FY2026-Q2")  # Apr–Jun, Jul–Sep 2025
+    both = compute(ws, catalogue, [q1, q2])
+
+    # TICKETS: U11 2025-04-03 (2.5 h), 2025-05-10 (4.0), 2024-05-01 (1.0); U12 2025-06-30
+    # 23:59:59 (1.5); U21 2025-04-15 (8.0), 2025-07-01 00:00 (3.0), 2024-06-01 and -02 (2.0).
+    expected = {
+        ("tickets", "G", "FY2026-Q1"): 4,  # U11 ×2, U12, U21 in April–June
+        ("tickets", "G", "FY2026-Q2"): 1,  # U21's 1 July ticket
+        ("tickets_to_date", "G", "FY2026-Q1"): 4 + 3,  # and the three of 2024
+        ("tickets_to_date", "G", "FY2026-Q2"): 4 + 3 + 1,
+        ("tickets_ytd", "G", "FY2026-Q2"): 4 + 1,  # FY2026 starts in April 2025
+        ("tickets_ytd", "S1", "FY2026-Q2"): 3,  # U11 ×2 and U12 in 2025
+        ("hours_to_date", "U21", "FY2026-Q1"): (8.0 + 2.0 + 2.0) / 3,
+        ("hours_to_date", "U21", "FY2026-Q2"): (8.0 + 3.0 + 2.0 + 2.0) / 4,
+        ("max_hours_to_date", "U11", "FY2026-Q1"): 4.0,
+        ("max_hours_to_date", "G", "FY2026-Q2"): 8.0,
+        ("min_hours_ytd", "G", "FY2026-Q1"): 1.5,  # U12's June ticket
+        ("min_hours_ytd", "U21", "FY2026-Q2"): 3.0,  # 8.0 in April, 3.0 in July
+        ("min_hours_ytd", "U21", "FY2026-Q1"): 8.0,  # the 2024 tickets are before the year
+        # customers: acme, beta (U11); acme (U12); gamma, acme, delta ×2 (U21)
+        ("customers_to_date", "G", "FY2026-Q1"): 4,  # acme, beta, gamma, delta
+        ("customers_to_date", "U21", "FY2026-Q1"): 2,  # gamma, delta
+        ("customers_to_date", "U21", "FY2026-Q2"): 3,  # and acme on 1 July
+        ("customers_ytd", "G", "FY2026-Q2"): 3,  # acme, beta, gamma: delta was in 2024
+        ("customers_ytd", "U21", "FY2026-Q1"): 1,  # gamma
+    }
+    for (kpi, entity, cycle), number in expected.items():
+        assert row(both, kpi, entity, cycle)["value"] == pytest.approx(number), (kpi, entity)
+    # Each quarter alone cuts its windows differently; the values are the same.
+    for cycle in (q1, q2):
+        alone = compute(ws, catalogue, [cycle]).values
+        assert alone.to_dicts() == both.values.filter(pl.col("cycle") == cycle.name).to_dicts()
