@@ -46,7 +46,10 @@ def main() -> None:
                 monthly.setdefault(source.id, set()).update(wins)
     with sandbox(ws) as con:
         t0 = time.perf_counter()
-        hierarchy = build_hierarchy(read_entities(con, catalogue), ws.root_entity)
+        rows = read_entities(con, catalogue)
+        hierarchy = build_hierarchy(
+            rows.select("entity_id", "parent_id").iter_rows(), ws.root_entity
+        )
         closure = hierarchy.closure()
         t1 = time.perf_counter()
         depth = max(hierarchy.depth.values(), default=0)

@@ -82,7 +82,7 @@ def check_completeness(
         .sort("source", "entity", "window_kind", "window_cycle", "month", nulls_last=True)
     )
     targets = set(wanted)
-    parents = {e.entity_id: e.parent_id for e in hierarchy.entities}
+    parents = hierarchy.parent
     flagged: set[tuple[str, str, str, str]] = set()
     for source, entity, kind, cycle in relevant.select(
         "source", "entity", "window_kind", "window_cycle"

@@ -127,7 +127,10 @@ def _measure(
                 source_windows.setdefault(source.id, set()).update(wins)
 
     with sandbox(ws) as con:
-        hierarchy = build_hierarchy(read_entities(con, catalogue), ws.root_entity)
+        rows = read_entities(con, catalogue)
+        hierarchy = build_hierarchy(
+            rows.select("entity_id", "parent_id").iter_rows(), ws.root_entity
+        )
         for entity in entities or []:
             if entity not in hierarchy.depth:
                 raise UsageError(
@@ -162,20 +165,17 @@ def _measure(
         .unique()
         .sort("source", "entity", "cycle", "month", nulls_last=True)
     )
-    frame = pl.DataFrame(
-        [
-            (e.entity_id, e.name, e.name_zh, e.parent_id, hierarchy.depth[e.entity_id])
-            for e in hierarchy.entities
-        ],
-        schema={
-            "entity_id": pl.String,
-            "name": pl.String,
-            "name_zh": pl.String,
-            "parent_id": pl.String,
-            "depth": pl.Int64,
-        },
-        orient="row",
+    # An id given twice keeps its last row, as in build_hierarchy.
+    order = pl.DataFrame(
+        {"entity_id": hierarchy.order, "depth": [hierarchy.depth[e] for e in hierarchy.order]},
+        schema={"entity_id": pl.String, "depth": pl.Int64},
     )
+    frame = order.join(
+        rows.unique("entity_id", keep="last", maintain_order=True),
+        on="entity_id",
+        how="left",
+        maintain_order="left",
+    ).select("entity_id", "name", "name_zh", "parent_id", "depth")
     return _Measured(
         asked=asked,
         all_cycles=all_cycles,
@@ -240,7 +240,7 @@ def compute(
 
 
 #: Entities per batch of :func:`compute_values`: bounds the memory of the KPI algebra.
-BATCH_ENTITIES = 50_000
+BATCH_ENTITIES = 20_000
 
 
 def compute_values(

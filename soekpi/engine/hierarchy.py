@@ -2,62 +2,61 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from soekpi.errors import InputError, UsageError
 
 
 @dataclass(frozen=True)
-class Entity:
-    """One row of the ``entities`` source."""
-
-    entity_id: str
-    name: str
-    name_zh: str | None
-    parent_id: str | None
-
-
-@dataclass(frozen=True)
 class Hierarchy:
-    """Entities in display order (depth-first from the top, children by id) with depths."""
+    """Entity ids in display order (depth-first from the top, children by id) with depths.
 
-    entities: tuple[Entity, ...]
+    Only ids are held as Python objects (names stay in the entities frame): a group of
+    hundreds of thousands of entities took 200 MB as one object per row."""
+
+    order: tuple[str, ...]
     depth: dict[str, int]
     children: dict[str, tuple[str, ...]]
 
     @property
     def ids(self) -> list[str]:
         """Entity ids in display order."""
-        return [e.entity_id for e in self.entities]
+        return list(self.order)
+
+    @property
+    def parent(self) -> dict[str, str]:
+        """Each entity below the top → its parent."""
+        return {child: p for p, children in self.children.items() for child in children}
 
     def subtree(self, entity_id: str) -> list[str]:
         """The entity and every entity below it."""
-        found = [entity_id]
-        for child in self.children.get(entity_id, ()):
-            found.extend(self.subtree(child))
-        return found
+        return _subtree(self.children, entity_id)
 
     def closure(self, ancestors: Iterable[str] | None = None) -> list[tuple[str, str]]:
         """(ancestor, descendant) pairs, including (e, e), for ``ancestors`` (default: all)."""
-        wanted = self.ids if ancestors is None else ancestors
+        wanted = self.order if ancestors is None else ancestors
         return sorted((a, d) for a in wanted for d in self.subtree(a))
 
 
-def build_hierarchy(rows: Sequence[Entity], root_entity: str | None = None) -> Hierarchy:
-    """Order ``rows`` depth-first from the top; ``root_entity`` (soekpi.yaml) comes first.
+def build_hierarchy(
+    rows: Iterable[tuple[str, str | None]], root_entity: str | None = None
+) -> Hierarchy:
+    """Order the (entity_id, parent_id) ``rows`` depth-first from the top; ``root_entity``
+    (soekpi.yaml) comes first. An id given twice keeps its last parent.
 
     A parent that is not an entity makes its child a top entity (the loader rejects such
     rows anyway); a loop of parents is an :class:`InputError`.
     """
-    by_id = {r.entity_id: r for r in rows}
+    parent_of = dict(rows)
     children: dict[str, list[str]] = {}
     tops: list[str] = []
-    for row in sorted(rows, key=lambda r: r.entity_id):
-        if row.parent_id is not None and row.parent_id in by_id and row.parent_id != row.entity_id:
-            children.setdefault(row.parent_id, []).append(row.entity_id)
+    for entity_id in sorted(parent_of):
+        parent = parent_of[entity_id]
+        if parent is not None and parent in parent_of and parent != entity_id:
+            children.setdefault(parent, []).append(entity_id)
         else:
-            tops.append(row.entity_id)
+            tops.append(entity_id)
     order: list[str] = []
     depth: dict[str, int] = {}
 
@@ -67,15 +66,15 @@ def build_hierarchy(rows: Sequence[Entity], root_entity: str | None = None) -> H
         for child in children.get(entity_id, []):
             visit(child, level + 1)
 
-    if root_entity is not None and root_entity not in by_id:
+    if root_entity is not None and root_entity not in parent_of:
         raise UsageError(
             f"root_entity '{root_entity}' in soekpi.yaml is not an entity"
-            f"{did_you_mean(root_entity, by_id)}"
+            f"{did_you_mean(root_entity, parent_of)}"
         )
     for top in tops:
         visit(top, 0)
-    if len(order) < len(by_id):
-        looped = sorted(set(by_id) - set(order))
+    if len(order) < len(parent_of):
+        looped = sorted(set(parent_of) - set(order))
         raise InputError(
             f"entities: the parent_id chain of {', '.join(repr(e) for e in looped[:5])} "
             "loops back on itself; fix parent_id in the entities source"
@@ -85,13 +84,13 @@ def build_hierarchy(rows: Sequence[Entity], root_entity: str | None = None) -> H
         first = set(_subtree(children, root_entity))
         order = [e for e in order if e in first] + [e for e in order if e not in first]
     return Hierarchy(
-        entities=tuple(by_id[e] for e in order),
+        order=tuple(order),
         depth=depth,
         children={k: tuple(v) for k, v in children.items()},
     )
 
 
-def _subtree(children: dict[str, list[str]], entity_id: str) -> list[str]:
+def _subtree(children: Mapping[str, Sequence[str]], entity_id: str) -> list[str]:
     found = [entity_id]
     for child in children.get(entity_id, []):
         found.extend(_subtree(children, child))

@@ -12,7 +12,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from soekpi.engine.hierarchy import Entity
 from soekpi.engine.plan import COVERAGE, GAP, VALUE, SourceQuery
 from soekpi.errors import InputError, RuntimeFailure, SoekpiError
 from soekpi.warehouse.schema import quote
@@ -79,9 +78,11 @@ def _failure(source: Source | None, what: str, exc: Exception) -> SoekpiError:
     return RuntimeFailure(f"{what}: {first}", location)
 
 
-def read_entities(con: duckdb.DuckDBPyConnection, catalogue: Catalogue) -> list[Entity]:
-    """Every row of the ``entities`` source (id, name, name_zh, parent_id)."""
+def read_entities(con: duckdb.DuckDBPyConnection, catalogue: Catalogue) -> pl.DataFrame:
+    """Every row of the ``entities`` source: entity_id, name (the id when empty), name_zh,
+    parent_id — as text, ordered by entity_id."""
     import duckdb
+    import polars as pl
 
     source = catalogue.sources.get("entities")
     if source is None:
@@ -96,14 +97,21 @@ def read_entities(con: duckdb.DuckDBPyConnection, catalogue: Catalogue) -> list[
         table = quote(source.id)
         prefix = f"WITH {table} AS ({(source.sql or '').strip().rstrip(';')}) "
     sql = (
-        f"{prefix}SELECT CAST(entity_id AS VARCHAR), CAST(name AS VARCHAR), {name_zh}, "
-        f"CAST(parent_id AS VARCHAR) FROM {table} WHERE entity_id IS NOT NULL ORDER BY 1"
+        f"{prefix}SELECT CAST(entity_id AS VARCHAR) AS entity_id, "
+        "COALESCE(NULLIF(CAST(name AS VARCHAR), ''), CAST(entity_id AS VARCHAR)) AS name, "
+        f"{name_zh} AS name_zh, CAST(parent_id AS VARCHAR) AS parent_id "
+        f"FROM {table} WHERE entity_id IS NOT NULL ORDER BY 1"
     )
+    schema = {
+        "entity_id": pl.String,
+        "name": pl.String,
+        "name_zh": pl.String,
+        "parent_id": pl.String,
+    }
     try:
-        rows = con.sql(sql).fetchall()
+        return pl.DataFrame(con.sql(sql)).cast(schema)  # type: ignore[arg-type]
     except duckdb.Error as exc:
         raise _failure(source, "source 'entities'", exc) from None
-    return [Entity(str(r[0]), str(r[1] or r[0]), r[2], r[3]) for r in rows]
 
 
 def _side_by_side(left: pl.DataFrame, right: pl.DataFrame) -> pl.DataFrame:

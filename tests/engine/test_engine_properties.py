@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 from soekpi.calendar import FiscalSettings, parse_cycle
 from soekpi.catalogue.model import Catalogue
 from soekpi.catalogue.validate import load_catalogue_files
-from soekpi.engine.hierarchy import Entity, build_hierarchy
+from soekpi.engine.hierarchy import build_hierarchy
 from soekpi.engine.kpis import status_expr
 from soekpi.engine.measures import evaluate_measures
 from soekpi.engine.plan import plan_measures, window_of
@@ -25,7 +25,7 @@ from soekpi.warehouse.schema import ensure_schema
 FISCAL = FiscalSettings(start_month=4)
 Q1 = parse_cycle("FY2026-Q1")  # April–June 2025
 MONTHS = [date(2025, m, 1) for m in (3, 4, 5, 6, 7)]  # March and July fall outside Q1
-HIERARCHY = build_hierarchy([Entity(e, n, z, p) for e, n, z, p in ENTITIES])
+HIERARCHY = build_hierarchy([(e, p) for e, _, _, p in ENTITIES])
 CHILDREN = {e: [c for c, _, _, p in ENTITIES if p == e] for e, *_ in ENTITIES}
 
 
