@@ -96,3 +96,7 @@ class RuntimeFailure(SoekpiError):
 
 class WarehouseLocked(RuntimeFailure):
     """Another process holds the warehouse for writing."""
+
+
+class WarehouseOutOfMemory(RuntimeFailure):
+    """A query needed more memory than the warehouse's memory limit allows."""

@@ -15,19 +15,25 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from soekpi.calendar import Cycle, resolve_cycle
-from soekpi.engine.hierarchy import build_hierarchy, did_you_mean
+from soekpi.engine.hierarchy import Hierarchy, build_hierarchy, did_you_mean
 from soekpi.engine.plan import Window, window_of
-from soekpi.errors import UsageError
+from soekpi.errors import UsageError, WarehouseOutOfMemory
 
 if TYPE_CHECKING:
     import polars as pl
 
     from soekpi.catalogue.model import Catalogue
     from soekpi.engine.kpis import KpiFrames
+    from soekpi.engine.measures import MeasureValues
     from soekpi.workspace import Workspace
 
 #: The keys of a ``compute --format json`` row, in order (SPEC §5).
 RECORD_KEYS = ("kpi", "entity", "cycle", "value", "status", "green", "amber", "unit")
+#: DuckDB's memory limit for the measure queries when soekpi.yaml sets none. Beyond it
+#: DuckDB drops cached table blocks and spills to disk; the default catalogue's queries
+#: need little more (benchmarks/README.md: peak RSS of compute at 50 M rows). A query
+#: that still runs out is run again at DuckDB's own limit (:func:`_measure`).
+MEASURE_MEMORY_LIMIT = "300MB"
 
 
 @dataclass(frozen=True)
@@ -99,9 +105,6 @@ def _measure(
     import polars as pl
 
     from soekpi.engine.completeness import check_completeness
-    from soekpi.engine.measures import evaluate_measures, read_entities
-    from soekpi.engine.plan import closure_sql, plan_measures
-    from soekpi.warehouse.sandbox import sandbox
 
     for kpi_id in kpis or []:
         if kpi_id not in catalogue.kpis:
@@ -126,34 +129,21 @@ def _measure(
             if source.cadence == "monthly" and source.time_column:
                 source_windows.setdefault(source.id, set()).update(wins)
 
-    with sandbox(ws) as con:
-        rows = read_entities(con, catalogue)
-        hierarchy = build_hierarchy(
-            rows.select("entity_id", "parent_id").iter_rows(), ws.root_entity
-        )
-        for entity in entities or []:
-            if entity not in hierarchy.depth:
-                raise UsageError(
-                    f"--entity: '{entity}' is not an entity of the hierarchy"
-                    f"{did_you_mean(entity, hierarchy.depth)}"
-                )
-        wanted_entities = (
-            [e for e in hierarchy.ids if e in set(entities)] if entities else hierarchy.ids
-        )
-        entities_source = catalogue.sources["entities"]
-        # The closure as SQL: inlined pairs of tens of thousands of entities took seconds
-        # to parse in every source query (benchmarks/README.md).
-        closure_query = (
-            hierarchy.closure(wanted_entities)
-            if entities_source.is_view
-            else closure_sql(
-                entities_source,
-                max(hierarchy.depth.values(), default=0),
-                wanted_entities if entities else None,
-            )
-        )
-        plan = plan_measures(catalogue, measure_windows, closure_query, sorted(source_windows))
-        measures = evaluate_measures(con, catalogue, plan, progress)
+    def pull(memory_limit: str | None) -> tuple[pl.DataFrame, Hierarchy, list[str], MeasureValues]:
+        coverage = sorted(source_windows)
+        return _pull(ws, catalogue, entities, measure_windows, coverage, progress, memory_limit)
+
+    try:
+        rows, hierarchy, wanted_entities, measures = pull(MEASURE_MEMORY_LIMIT)
+    except WarehouseOutOfMemory as exc:
+        # The limit is fixed for a connection's life: the queries run again on a new one.
+        limit = ws.warehouse.memory_limit
+        if limit is not None:
+            raise WarehouseOutOfMemory(
+                f"{exc.message}; raise warehouse.memory_limit in soekpi.yaml (now {limit})",
+                exc.location,
+            ) from None
+        rows, hierarchy, wanted_entities, measures = pull(None)
 
     completeness = check_completeness(
         measures.gaps, measures.coverage, source_windows, hierarchy, wanted_entities
@@ -187,6 +177,51 @@ def _measure(
         missing=missing,
         hierarchy=frame,
     )
+
+
+def _pull(
+    ws: Workspace,
+    catalogue: Catalogue,
+    entities: list[str] | None,
+    measure_windows: dict[str, set[Window]],
+    coverage_sources: list[str],
+    progress: Callable[..., Any] | None,
+    memory_limit: str | None,
+) -> tuple[pl.DataFrame, Hierarchy, list[str], MeasureValues]:
+    """The entities, their hierarchy, the entities asked for (checked) and the measures,
+    read on one sandbox connection with DuckDB's ``memory_limit`` (None: its own)."""
+    from soekpi.engine.measures import evaluate_measures, read_entities
+    from soekpi.engine.plan import closure_sql, plan_measures
+    from soekpi.warehouse.sandbox import sandbox
+
+    with sandbox(ws, memory_limit=memory_limit) as con:
+        rows = read_entities(con, catalogue)
+        hierarchy = build_hierarchy(
+            rows.select("entity_id", "parent_id").iter_rows(), ws.root_entity
+        )
+        for entity in entities or []:
+            if entity not in hierarchy.depth:
+                raise UsageError(
+                    f"--entity: '{entity}' is not an entity of the hierarchy"
+                    f"{did_you_mean(entity, hierarchy.depth)}"
+                )
+        wanted_entities = (
+            [e for e in hierarchy.ids if e in set(entities)] if entities else hierarchy.ids
+        )
+        entities_source = catalogue.sources["entities"]
+        # The closure as SQL: inlined pairs of tens of thousands of entities took seconds
+        # to parse in every source query (benchmarks/README.md).
+        closure_query = (
+            hierarchy.closure(wanted_entities)
+            if entities_source.is_view
+            else closure_sql(
+                entities_source,
+                max(hierarchy.depth.values(), default=0),
+                wanted_entities if entities else None,
+            )
+        )
+        plan = plan_measures(catalogue, measure_windows, closure_query, coverage_sources)
+        return rows, hierarchy, wanted_entities, evaluate_measures(con, catalogue, plan, progress)
 
 
 def _kpis_of(measured: _Measured, catalogue: Catalogue, entities: list[str]) -> KpiFrames:

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from soekpi.engine.plan import COVERAGE, GAP, VALUE, SourceQuery
-from soekpi.errors import InputError, RuntimeFailure, SoekpiError
+from soekpi.errors import InputError, RuntimeFailure, SoekpiError, WarehouseOutOfMemory
 from soekpi.warehouse.schema import quote
 
 if TYPE_CHECKING:
@@ -70,6 +70,8 @@ def _failure(source: Source | None, what: str, exc: Exception) -> SoekpiError:
             f"allowed: {first}",
             location,
         )
+    if isinstance(exc, duckdb.OutOfMemoryException):
+        return WarehouseOutOfMemory(f"{what}: {first}", location)
     if isinstance(exc, duckdb.CatalogException | duckdb.BinderException):
         return InputError(
             f"{what}: the warehouse does not match the catalogue ({first}); run 'soekpi check'",

@@ -145,13 +145,14 @@ def _release_flock(fd: int) -> None:
 
 
 def _config(memory_limit: str | None) -> dict[str, Any]:
-    """DuckDB's settings; with a ``memory_limit`` (soekpi.yaml ``warehouse.memory_limit``)
-    what does not fit spills to a folder of this process under the system's temporary
-    folder (not next to the warehouse, which may be read-only), removed when it closes."""
+    """DuckDB's settings; what does not fit in ``memory_limit`` (None: DuckDB's default, 80 %
+    of the machine's memory) spills to a folder of this process under the system's
+    temporary folder (not next to the warehouse, which may be read-only), removed when it
+    closes."""
     config: dict[str, Any] = dict(DUCKDB_CONFIG)
     if memory_limit is not None:
         config["memory_limit"] = memory_limit
-        config["temp_directory"] = str(Path(tempfile.gettempdir()) / f"soekpi-{os.getpid()}")
+    config["temp_directory"] = str(Path(tempfile.gettempdir()) / f"soekpi-{os.getpid()}")
     return config
 
 
@@ -187,7 +188,12 @@ def _connect(
 
 @contextlib.contextmanager
 def open_warehouse(
-    ws: Workspace, *, write: bool, wait: float = 0, purpose: str | None = None
+    ws: Workspace,
+    *,
+    write: bool,
+    wait: float = 0,
+    purpose: str | None = None,
+    memory_limit: str | None = None,
 ) -> Iterator[duckdb.DuckDBPyConnection]:
     """A DuckDB connection to the workspace's warehouse, closed on exit.
 
@@ -196,6 +202,8 @@ def open_warehouse(
     ``write=False`` opens read-only; a missing file is an :class:`InputError`, and a file
     held by a writer waits up to ``wait`` seconds, then raises :class:`WarehouseLocked`.
     ``purpose`` (e.g. ``"soekpi load"``) is what a refused process is told the holder runs.
+    DuckDB's memory limit is soekpi.yaml's ``warehouse.memory_limit``, else ``memory_limit``
+    (None: DuckDB's default).
 
     Example::
 
@@ -212,7 +220,11 @@ def open_warehouse(
         raise InputError(NO_WAREHOUSE)
     try:
         con = _connect(
-            path, shown, write=write, deadline=deadline, memory_limit=ws.warehouse.memory_limit
+            path,
+            shown,
+            write=write,
+            deadline=deadline,
+            memory_limit=ws.warehouse.memory_limit or memory_limit,
         )
         try:
             yield con

@@ -27,8 +27,12 @@ _LOCK_DOWN = "SET enable_external_access = false; SET lock_configuration = true;
 
 
 @contextmanager
-def sandbox(ws: Workspace, wait: float = 0) -> Iterator[duckdb.DuckDBPyConnection]:
+def sandbox(
+    ws: Workspace, wait: float = 0, memory_limit: str | None = None
+) -> Iterator[duckdb.DuckDBPyConnection]:
     """A read-only, locked-down connection to the workspace's warehouse, closed on exit.
+    DuckDB's memory limit is soekpi.yaml's ``warehouse.memory_limit``, else ``memory_limit``
+    (None: DuckDB's default); it cannot be changed on the connection.
 
     A missing warehouse is an :class:`~soekpi.errors.InputError` (exit 2); a warehouse held by
     a writer raises :class:`~soekpi.errors.WarehouseLocked` (exit 3) naming the holder, after
@@ -46,6 +50,6 @@ def sandbox(ws: Workspace, wait: float = 0) -> Iterator[duckdb.DuckDBPyConnectio
         with spark_reader(ws) as reader:
             yield reader  # type: ignore[misc]
         return
-    with open_warehouse(ws, write=False, wait=wait) as con:
+    with open_warehouse(ws, write=False, wait=wait, memory_limit=memory_limit) as con:
         con.execute(_LOCK_DOWN)
         yield con
