@@ -381,3 +381,78 @@ def test_project_month_status_view_edge_cases(catalogue: Catalogue) -> None:
     # E2's rows start in February, its first project's first month (Q1, completed, also
     # gives rows from March but no counts)
     assert min(rows)[0] == date(2025, 2, 1)
+
+
+def test_project_month_status_view_over_budget_across_years_and_negative_costs(
+    catalogue: Catalogue,
+) -> None:
+    """The month a project goes over budget when its cost to date crosses a year boundary,
+    reaches the budget exactly, or (outside the contract) falls back after a negative cost:
+    a project counts as over budget from the first month its cost to date exceeds the
+    budget, and only if its whole cost from its first month on exceeds the budget."""
+    fin = [("E1", date(2025, m, 1), "revenue", 1) for m in range(1, 7)]  # data to June 2025
+
+    def project(pid: str, status: str, start: date, end: date | None, budget: int) -> tuple:
+        return (pid, "E3", pid, "cloud", "pilot", status, start, date(2026, 6, 30), end, budget)
+
+    def cost(pid: str, period: date, amount: int) -> tuple:
+        return (pid, "E3", period, 0, 0, amount)
+
+    projects = [
+        # budget 100: 60 (Nov 2024) + 30 (Dec) = 90, + 5 (Jan 2025) = 95, + 10 (Mar) = 105
+        # > 100 from March 2025; the 500 booked on 15 December is not on a month's first day
+        project("R1", "active", date(2024, 11, 10), None, 100),
+        # 100 in December 2024 equals the budget; + 1 in January 2025 = 101 > 100
+        project("R2", "active", date(2024, 12, 1), None, 100),
+        # 150 > 100 in November 2024, back to 50 after -100 in December (so 2024 ends
+        # below the budget), 110 in January 2025: over budget from November 2024, its
+        # first month above the budget; completed on 20 May 2025, so active at the end of
+        # November to April
+        project("R3", "completed", date(2024, 11, 1), date(2025, 5, 20), 100),
+        # 120 > 100 in January 2025, then -20: its whole cost, 100, does not exceed the
+        # budget, so it is never over budget
+        project("R4", "active", date(2025, 1, 1), None, 100),
+        # planned: never counted, whatever it costs
+        project("R5", "planned", date(2025, 1, 1), None, 1),
+        # -50 booked in January 2025, before its first month, is not part of its cost:
+        # 120 > 100 from February 2025 (its whole cost, 70, is below the budget)
+        project("R6", "active", date(2025, 2, 1), None, 100),
+        # 50 (Nov 2024) + 60 (Dec) = 110 > 100 from December 2024, the year's last month
+        project("R7", "active", date(2024, 11, 1), None, 100),
+    ]
+    progress = [
+        cost("R1", date(2024, 11, 1), 60),
+        cost("R1", date(2024, 12, 1), 30),
+        cost("R1", date(2024, 12, 15), 500),
+        cost("R1", date(2025, 1, 1), 5),
+        cost("R1", date(2025, 3, 1), 10),
+        cost("R2", date(2024, 12, 1), 100),
+        cost("R2", date(2025, 1, 1), 1),
+        cost("R3", date(2024, 11, 1), 150),
+        cost("R3", date(2024, 12, 1), -100),
+        cost("R3", date(2025, 1, 1), 60),
+        cost("R4", date(2025, 1, 1), 120),
+        cost("R4", date(2025, 2, 1), -20),
+        cost("R5", date(2025, 1, 1), 50),
+        cost("R6", date(2025, 1, 1), -50),
+        cost("R6", date(2025, 2, 1), 120),
+        cost("R7", date(2024, 11, 1), 50),
+        cost("R7", date(2024, 12, 1), 60),
+    ]
+    con = _warehouse(
+        catalogue, {"financials": fin, "projects": projects, "project_progress": progress}
+    )
+    rows = con.execute(
+        "select month, active_projects, over_budget_projects "
+        "from project_month_status where entity_id = 'E3' order by month"
+    ).fetchall()
+    assert rows == [
+        (date(2024, 11, 1), 3, 1),  # R1 (60), R3 (150 > 100), R7 (50)
+        (date(2024, 12, 1), 4, 2),  # + R2 (100); R3 (50, over since November), R7 (110)
+        (date(2025, 1, 1), 5, 3),  # + R4 (never over); R2 (101) over
+        (date(2025, 2, 1), 6, 4),  # + R6 (120 > 100)
+        (date(2025, 3, 1), 6, 5),  # R1 (105) over
+        (date(2025, 4, 1), 6, 5),
+        (date(2025, 5, 1), 5, 4),  # R3 completed on 20 May
+        (date(2025, 6, 1), 5, 4),
+    ]
