@@ -12,7 +12,8 @@ and every window, in three steps that keep the expensive part to one scan of the
    (entity, stretch) instead: the stretches of months between its windows' boundaries
    (:func:`window_cuts`), since sums, counts, minima and maxima add up over any split.
 2. **over the windows, then the hierarchy** — that much smaller result is joined to the
-   windows (window_cycle, window_kind, first and last month) and combined per (entity,
+   windows (window_cycle, window_kind: an equi-join on the stretch a month falls in, see
+   :func:`_stretch_map_cte`, not a range join of months) and combined per (entity,
    window) — each measure over its own windows only, with only the partials it reads
    (measures that share their windows share these CTEs) — then joined to the entity
    closure (ancestor, descendant: parent_id joins in SQL, see :func:`closure_sql`, so that
@@ -282,6 +283,23 @@ def _source_query(
             ctes.append(_windows_cte(window_ctes[own], own))
         return window_ctes[own]
 
+    stretch_maps: dict[tuple[str, tuple[date, ...]], str] = {}
+
+    def window_join(wins: str, rows: str, cuts: Sequence[date] | None, stretched: bool) -> str:
+        """The join of grouped ``rows`` to the windows of CTE ``wins`` (cross join when
+        untimed, ``cuts`` None): on the stretch its month falls in (``stretched``: its month
+        is already that stretch's first month), an equi-join against the stretches of each
+        window, where a range join of months sorted millions of rows."""
+        if cuts is None:
+            return f"CROSS JOIN {wins} AS w"
+        key = (wins, tuple(cuts))
+        if key not in stretch_maps:
+            stretch_maps[key] = f"{wins}_s{len(stretch_maps)}"
+            own = next(ws for ws, cte in window_ctes.items() if cte == wins)
+            ctes.append(_stretch_map_cte(stretch_maps[key], own, cuts))
+        at = f"{rows}.month" if stretched else _stretch_sql(f"{rows}.month", cuts)
+        return f"JOIN {stretch_maps[key]} AS w ON w.stretch = {at}"
+
     groups: dict[str | None, _Group] = {}
 
     def group_for(time_column: str | None) -> _Group:
@@ -326,6 +344,7 @@ def _source_query(
 
     parts: list[tuple[str, list[tuple[int, str]]]] = []  # (CTE name, [(measure index, column)])
     coverage_cte: str | None = None
+    coverage_join = ""
     for g, key in enumerate(sorted(groups, key=lambda k: (k is None, k or ""))):
         group = groups[key]
         name = f"__g{g}"
@@ -337,9 +356,13 @@ def _source_query(
         # measures or completeness (which need months), rows are grouped by the stretches
         # between window boundaries instead of by month (a to_date window over years of
         # history is one stretch, not dozens of months per entity).
-        cuts = None if group.stock or group.coverage else window_cuts(group.windows)
-        ctes.extend(_group_stage(group, name, table, entity_sql, spans, cuts))
-        timed = group.time_column is not None
+        stretched = not (group.stock or group.coverage)
+        cuts = None
+        if group.time_column is not None:
+            cuts = window_cuts(windows if group.coverage else group.windows)
+        ctes.extend(
+            _group_stage(group, name, table, entity_sql, spans, cuts if stretched else None)
+        )
         flows: dict[str, list[tuple[int, str, tuple[int, ...]]]] = {}
         for item in group.flow:
             flows.setdefault(windows_of(item[0]), []).append(item)
@@ -351,7 +374,7 @@ def _source_query(
             combined = ", ".join(f"{group.partials[p][1]}(b.p{p}) AS p{p}" for p in used)
             ctes.append(
                 f"{w_cte} AS (SELECT b.entity, w.window_cycle, w.window_kind, {combined} "
-                f"FROM {name} AS b {_window_join(timed, wins)} GROUP BY 1, 2, 3)"
+                f"FROM {name} AS b {window_join(wins, 'b', cuts, stretched)} GROUP BY 1, 2, 3)"
             )
             cols = ", ".join(f"{sql} AS m{i}" for i, sql, _ in flow)
             ctes.append(
@@ -378,7 +401,7 @@ def _source_query(
             ctes.append(
                 f"{e_cte} AS (SELECT b.entity, w.window_cycle, w.window_kind, "
                 f"{', '.join(per_entity)} FROM {name} AS b "
-                f"{_window_join(timed, wins)} GROUP BY 1, 2, 3)"
+                f"{window_join(wins, 'b', cuts, stretched)} GROUP BY 1, 2, 3)"
             )
             cols = ", ".join(f"CAST(SUM(e.s{i}) AS DOUBLE) AS m{i}" for i, *_ in items)
             ctes.append(
@@ -389,6 +412,7 @@ def _source_query(
             parts.append((s_cte, [(i, f"m{i}") for i, *_ in items]))
         if group.coverage:
             coverage_cte = name
+            coverage_join = window_join("__windows", "v", cuts, stretched=False)
 
     for k, (i, measure) in enumerate(distinct_ctes):
         name = f"__d{k}"
@@ -397,10 +421,10 @@ def _source_query(
         conditions = [f"({expr}) IS NOT NULL"]
         if measure.filter:
             conditions.insert(0, f"({measure.filter})")
-        month = ""
+        month, distinct_cuts = "", None
         if time_column is not None:
-            cuts = window_cuts(measure_windows[i] or windows)
-            month = f", {_stretch_sql(quote(time_column), cuts)} AS month"
+            distinct_cuts = window_cuts(measure_windows[i] or windows)
+            month = f", {_stretch_sql(quote(time_column), distinct_cuts)} AS month"
             if bound is not None:
                 conditions.append(f"{quote(time_column)} < {_date(bound)}")
         ctes.append(
@@ -409,7 +433,7 @@ def _source_query(
         )
         ctes.append(
             f"{name}_w AS (SELECT DISTINCT b.entity, w.window_cycle, w.window_kind, b.v "
-            f"FROM {name} AS b {_window_join(time_column is not None, windows_of(i))})"
+            f"FROM {name} AS b {window_join(windows_of(i), 'b', distinct_cuts, True)})"
         )
         ctes.append(
             f"{name}_f AS (SELECT c.ancestor AS entity, b.window_cycle, b.window_kind, "
@@ -452,7 +476,7 @@ def _source_query(
                 f"CAST(date_trunc('month', MIN({column})) AS DATE) AS first_month "
                 f"FROM {table}{where} GROUP BY 1"
             )
-        ctes.extend(_gap_ctes(coverage_cte, first))
+        ctes.extend(_gap_ctes(coverage_cte, coverage_join, first))
         nulls = "".join(f", CAST(NULL AS DOUBLE) AS m{i}" for i in range(len(measures)))
         body += (
             f"\nUNION ALL\nSELECT '{GAP}', entity, window_cycle, window_kind, first_month{nulls} "
@@ -475,11 +499,12 @@ def _month_number(day: str) -> str:
     return f"(year({day}) * 12 + month({day}))"
 
 
-def _gap_ctes(coverage_cte: str, first: str | None = None) -> list[str]:
+def _gap_ctes(coverage_cte: str, join: str, first: str | None = None) -> list[str]:
     """Completeness (SPEC §3.4) counted in SQL: the (entity, window) pairs in which an entity
     has fewer months with rows than the window has months from its first row onward.
-    ``first``: a query of each entity's first month, when ``coverage_cte`` does not start
-    at the beginning."""
+    ``join``: the join of ``coverage_cte`` (as ``v``) to every window (as ``w``); ``first``:
+    a query of each entity's first month, when ``coverage_cte`` does not start at the
+    beginning."""
     start = "GREATEST(f.first_month, w.first_month)"
     expected = f"({_month_number('w.last_month')} - {_month_number(start)} + 1)"
     return [
@@ -487,7 +512,7 @@ def _gap_ctes(coverage_cte: str, first: str | None = None) -> list[str]:
         + (first or f"SELECT entity, MIN(month) AS first_month FROM {coverage_cte} GROUP BY 1")
         + ")",
         "__have AS (SELECT v.entity, w.window_cycle, w.window_kind, COUNT(*) AS months "
-        f"FROM {coverage_cte} AS v {_window_join(True).replace('b.month', 'v.month')} "
+        f"FROM {coverage_cte} AS v {join} "
         "GROUP BY 1, 2, 3)",
         "__gaps AS (SELECT f.entity, w.window_cycle, w.window_kind, f.first_month "
         "FROM __first AS f CROSS JOIN __windows AS w LEFT JOIN __have AS h "
@@ -511,10 +536,23 @@ def _windows_cte(name: str, windows: Sequence[Window]) -> str:
     )
 
 
-def _window_join(timed: bool, windows: str = "__windows") -> str:
-    if timed:
-        return f"JOIN {windows} AS w ON b.month BETWEEN w.first_month AND w.last_month"
-    return f"CROSS JOIN {windows} AS w"
+def _stretch_map_cte(name: str, windows: Sequence[Window], cuts: Sequence[date]) -> str:
+    """A CTE of (stretch, window_cycle, window_kind): the first month of each stretch between
+    ``cuts`` (BEGINNING for the first) that lies inside each of ``windows`` (whose first
+    months and ends are among ``cuts``)."""
+    starts = [BEGINNING, *cuts[:-1]]
+    rows = [
+        (_date(start), literal(w.cycle), literal(w.kind))
+        for w in windows
+        for start, end in zip(starts, cuts, strict=True)
+        if w.first_month <= start and end <= w.end
+    ]
+    values = _values(rows) if rows else f"({_date(BEGINNING)}, '', '')"
+    return (
+        f"{name} AS (SELECT * FROM (VALUES {values}) AS s(stretch, window_cycle, window_kind)"
+        + ("" if rows else " WHERE false")
+        + ")"
+    )
 
 
 def month_spans(windows: Iterable[Window]) -> list[tuple[date | None, date]]:
