@@ -221,7 +221,13 @@ def _pull(
                 wanted_entities if entities else None,
             )
         )
-        plan = plan_measures(catalogue, measure_windows, closure_query, coverage_sources)
+        plan = plan_measures(
+            catalogue,
+            measure_windows,
+            closure_query,
+            coverage_sources,
+            few_ancestors=entities is not None,
+        )
         return rows, hierarchy, wanted_entities, evaluate_measures(con, catalogue, plan, progress)
 
 

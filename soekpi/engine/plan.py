@@ -166,6 +166,7 @@ def plan_measures(
     windows: Mapping[str, Iterable[Window]],
     closure: Sequence[tuple[str, str]] | str,
     coverage_sources: Iterable[str] = (),
+    few_ancestors: bool = False,
 ) -> list[SourceQuery]:
     """One :class:`SourceQuery` per source of the measures in ``windows``.
 
@@ -193,6 +194,7 @@ def plan_measures(
                 [windows[m.id] for m in measures],
                 closure,
                 source_id in covered,
+                few_ancestors,
             )
         )
     return queries
@@ -247,6 +249,7 @@ def _source_query(
     measure_windows: list[Iterable[Window]],
     closure: Sequence[tuple[str, str]] | str,
     coverage: bool,
+    few_ancestors: bool,
 ) -> SourceQuery:
     windows = sorted({w for wins in measure_windows for w in wins})
     table = quote(source.id) if source.is_view else quote(source.table_name)
@@ -372,16 +375,32 @@ def _source_query(
             w_cte, f_cte = f"{name}_w{k or ''}", f"{name}_f{k or ''}"
             used = sorted({p for *_, partials in flow for p in partials})
             combined = ", ".join(f"{group.partials[p][1]}(b.p{p}) AS p{p}" for p in used)
-            ctes.append(
-                f"{w_cte} AS (SELECT b.entity, w.window_cycle, w.window_kind, {combined} "
-                f"FROM {name} AS b {window_join(wins, 'b', cuts, stretched)} GROUP BY 1, 2, 3)"
-            )
             cols = ", ".join(f"{sql} AS m{i}" for i, sql, _ in flow)
-            ctes.append(
-                f"{f_cte} AS (SELECT c.ancestor AS entity, b.window_cycle, b.window_kind, {cols} "
-                f"FROM {w_cte} AS b JOIN {hierarchy} AS c ON c.descendant = b.entity "
-                "GROUP BY 1, 2, 3)"
-            )
+            if few_ancestors:
+                # Over the subtree first: a few ancestors (a report's trend of the top
+                # entities) make a few rows per month, not a row per entity and window.
+                month, keys = (", b.month", "1, 2") if cuts is not None else ("", "1")
+                ctes.append(
+                    f"{w_cte} AS (SELECT c.ancestor AS entity{month}, {combined} "
+                    f"FROM {name} AS b JOIN {hierarchy} AS c ON c.descendant = b.entity "
+                    f"GROUP BY {keys})"
+                )
+                ctes.append(
+                    f"{f_cte} AS (SELECT b.entity, w.window_cycle, w.window_kind, {cols} "
+                    f"FROM {w_cte} AS b {window_join(wins, 'b', cuts, stretched)} "
+                    "GROUP BY 1, 2, 3)"
+                )
+            else:
+                ctes.append(
+                    f"{w_cte} AS (SELECT b.entity, w.window_cycle, w.window_kind, {combined} "
+                    f"FROM {name} AS b {window_join(wins, 'b', cuts, stretched)} "
+                    "GROUP BY 1, 2, 3)"
+                )
+                ctes.append(
+                    f"{f_cte} AS (SELECT c.ancestor AS entity, b.window_cycle, b.window_kind, "
+                    f"{cols} FROM {w_cte} AS b JOIN {hierarchy} AS c ON c.descendant = b.entity "
+                    "GROUP BY 1, 2, 3)"
+                )
             parts.append((f_cte, [(i, f"m{i}") for i, *_ in flow]))
         stocks: dict[str, list[tuple[int, str, int, int]]] = {}
         for stock in group.stock:

@@ -107,3 +107,15 @@ def test_same_inputs_same_bits(golden: tuple[Workspace, Catalogue], result: KpiR
     assert again.values.equals(result.values)
     assert again.components.equals(result.components)
     assert again.missing.equals(result.missing)
+
+
+def test_each_entity_alone_has_the_values_it_has_among_all(
+    golden: tuple[Workspace, Catalogue], result: KpiResult
+) -> None:
+    """Asked for a few entities, measures are summed over each subtree before the windows
+    (few ancestors); every KPI of every cycle must still equal the full compute's."""
+    ws, catalogue = golden
+    for entities in (["G"], ["S1"], ["U21"], ["S2", "U11"]):
+        got = compute(ws, catalogue, result.cycles, entities=entities)
+        expected = result.values.filter(pl.col("entity").is_in(entities))
+        assert got.values.equals(expected, null_equal=True), entities  # status included
