@@ -145,14 +145,14 @@ def _release_flock(fd: int) -> None:
 
 
 def _config(memory_limit: str | None) -> dict[str, Any]:
-    """DuckDB's settings; what does not fit in ``memory_limit`` (None: DuckDB's default, 80 %
-    of the machine's memory) spills to a folder of this process under the system's
-    temporary folder (not next to the warehouse, which may be read-only), removed when it
-    closes."""
+    """DuckDB's settings; with a ``memory_limit`` (without one: DuckDB's default, 80 % of the
+    machine's memory) what does not fit spills to a folder of this process under the
+    system's temporary folder (not next to the warehouse, which may be read-only), removed
+    when it closes."""
     config: dict[str, Any] = dict(DUCKDB_CONFIG)
     if memory_limit is not None:
         config["memory_limit"] = memory_limit
-    config["temp_directory"] = str(Path(tempfile.gettempdir()) / f"soekpi-{os.getpid()}")
+        config["temp_directory"] = str(Path(tempfile.gettempdir()) / f"soekpi-{os.getpid()}")
     return config
 
 
