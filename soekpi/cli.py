@@ -9,6 +9,7 @@ from __future__ import annotations
 import errno
 import functools
 import os
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -63,6 +64,11 @@ def _handled(func: F) -> F:
             if exc.errno == errno.ENOSPC:
                 where = f" while writing {exc.filename}" if exc.filename else ""
                 console.error(f"disk full{where}; nothing was written")
+            elif exc.errno == errno.EPIPE:
+                # The reader went away (`soekpi compute | head`): what it read is a prefix.
+                # Later flushes of stdout go nowhere instead of failing again at exit.
+                os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+                console.error("stdout was closed before the output was complete (broken pipe)")
             else:
                 console.error(f"{exc.filename or 'I/O'}: {exc.strerror or exc}")
             raise typer.Exit(int(ExitCode.RUNTIME)) from None

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 
 from typer.testing import CliRunner
 
@@ -115,3 +118,22 @@ def test_errors_exit_2_with_one_line(golden: tuple[Workspace, Catalogue]) -> Non
     code, _, err = _run(ws, "--cycle", "FY2026-Q1", "--format", "xml")
     assert code == 2
     assert err == "error: --format: 'xml' is not one of table, json, csv\n"
+
+
+def test_a_reader_that_stops_early_gets_one_line_and_exit_3(
+    golden: tuple[Workspace, Catalogue],
+) -> None:
+    # `soekpi compute -f json | head`: the reader is gone before the output is complete.
+    ws, _ = golden
+    args = ["-w", str(ws.root), "compute", "-c", "FY2026-Q1", "-f", "json"]
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "soekpi", *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env={**os.environ, "NO_COLOR": "1"},
+    )
+    assert proc.stdout is not None and proc.stderr is not None
+    proc.stdout.close()  # before soekpi has started: its first write finds no reader
+    err = proc.stderr.read().decode()
+    assert proc.wait(timeout=60) == 3
+    assert err == "error: stdout was closed before the output was complete (broken pipe)\n"
