@@ -12,8 +12,10 @@ workspace's catalogue files); everything else is written by hand: aggregate by e
 month first, pivot the small result, roll it up over a recursive closure of the entity
 hierarchy.
 
-Usage: python benchmarks/handsql.py WAREHOUSE METRICS_DIR OUT.csv CYCLE=FIRST,LAST,YTD_FIRST...
-(months as YYYY-MM-01; LAST is the first day of the cycle's last month).
+Usage: python benchmarks/handsql.py [--memory-limit=X] WAREHOUSE METRICS_DIR OUT.csv
+CYCLE=FIRST,LAST,YTD_FIRST... (months as YYYY-MM-01; LAST is the first day of the cycle's
+last month). ``--memory-limit``: DuckDB's ``memory_limit`` (spilling to a temporary folder),
+to compare with soekpi under the limit it runs its measure queries at.
 """
 
 from __future__ import annotations
@@ -286,8 +288,15 @@ def view_sql(metrics: Path, name: str) -> str:
 
 def main(argv: list[str]) -> None:
     """Run the query on the warehouse and write its rows as CSV."""
+    import tempfile
+
     import duckdb
 
+    config: dict[str, str] = {}
+    if argv and argv[0].startswith("--memory-limit="):
+        config["memory_limit"] = argv[0].split("=", 1)[1]
+        config["temp_directory"] = tempfile.mkdtemp(prefix="handsql-")
+        argv = argv[1:]
     warehouse, metrics, out, *cycles = argv
     windows = []
     for spec in cycles:
@@ -299,8 +308,13 @@ def main(argv: list[str]) -> None:
         project_month_status=view_sql(Path(metrics), "project_month_status"),
         open_incidents_by_month=view_sql(Path(metrics), "open_incidents_by_month"),
     )
-    con = duckdb.connect(warehouse, read_only=True)
+    con = duckdb.connect(warehouse, read_only=True, config=config)
     rows = con.sql(sql).fetchall()
+    con.close()
+    if "temp_directory" in config:
+        import shutil
+
+        shutil.rmtree(config["temp_directory"], ignore_errors=True)
     with open(out, "w", newline="", encoding="utf-8") as handle:
         writer = csv.writer(handle, lineterminator="\n")
         writer.writerow(("entity", "cycle", *COLUMNS))
