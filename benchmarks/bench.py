@@ -64,6 +64,19 @@ class Sample:
 
 def run(cmd: list[str], stdout: Path | None = None, env: dict[str, str] | None = None) -> Sample:
     """Run ``cmd`` to completion and measure it with wait4 (its own rusage, not a sum)."""
+    sample = run_tolerating(cmd, None, stdout, env)
+    assert sample is not None
+    return sample
+
+
+def run_tolerating(
+    cmd: list[str],
+    tolerate: int | None,
+    stdout: Path | None = None,
+    env: dict[str, str] | None = None,
+) -> Sample | None:
+    """:func:`run`, but None when ``cmd`` exits ``tolerate``; any other failure ends the
+    benchmark."""
     out = open(stdout, "wb") if stdout else subprocess.DEVNULL  # noqa: SIM115
     try:
         start = time.perf_counter()
@@ -76,6 +89,8 @@ def run(cmd: list[str], stdout: Path | None = None, env: dict[str, str] | None =
     finally:
         if stdout:
             out.close()  # type: ignore[union-attr]
+    if proc.returncode != 0 and proc.returncode == tolerate:
+        return None
     if proc.returncode != 0:
         raise SystemExit(
             f"bench: {' '.join(cmd)} exited {proc.returncode}:\n{err.decode(errors='replace')}"
@@ -243,6 +258,8 @@ def machine() -> dict[str, Any]:
 
 def main(argv: list[str] | None = None) -> int:
     """Build or reuse the demo, time (a) (b) (c) (cl) (c8) (d), check, print, write JSON."""
+    from handsql import OUT_OF_MEMORY
+
     from soekpi.engine.compute import MEASURE_MEMORY_LIMIT
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -271,6 +288,7 @@ def main(argv: list[str] | None = None) -> int:
     hand = [str(BIN / "python"), str(HERE / "handsql.py"), warehouse, metrics]
     limited = [*hand[:2], f"--memory-limit={MEASURE_MEMORY_LIMIT}", *hand[2:]]
     samples: dict[str, list[Sample]] = {k: [] for k in ("a", "b", "c", "cl", "c8", "d")}
+    out_of_memory = 0  # runs of (cl) that DuckDB could not fit in the limit
     with tempfile.TemporaryDirectory(prefix="soekpi-bench-") as tmp_name:
         tmp = Path(tmp_name)
         for i in range(args.runs):
@@ -283,16 +301,25 @@ def main(argv: list[str] | None = None) -> int:
                 )
             )
             samples["c"].append(run([*hand, str(tmp / "hand.csv"), *one], env=env))
-            samples["cl"].append(run([*limited, str(tmp / "hand_limited.csv"), *one], env=env))
+            hand_limited = run_tolerating(
+                [*limited, str(tmp / "hand_limited.csv"), *one], OUT_OF_MEMORY, env=env
+            )
+            if hand_limited is None:
+                out_of_memory += 1
+            else:
+                samples["cl"].append(hand_limited)
             if not args.no_report:
                 cmd = [*SOEKPI, "-w", str(ws), "report", "--cycle", latest, "--force"]
                 samples["b"].append(run([*cmd, "--out", str(tmp / "out")], env=env))
                 samples["c8"].append(run([*hand, str(tmp / "hand8.csv"), *eight], env=env))
             samples["d"].append(run([*SOEKPI, "--help"], env=env))
         agree = agreement(ws / "metrics", ws, tmp / "compute.json", tmp / "hand.csv")
-        agree["hand_limited_equals_hand"] = (tmp / "hand_limited.csv").read_bytes() == (
-            tmp / "hand.csv"
-        ).read_bytes()
+        limited_csv = tmp / "hand_limited.csv"
+        agree["hand_limited_equals_hand"] = (
+            limited_csv.read_bytes() == (tmp / "hand.csv").read_bytes()
+            if limited_csv.exists()
+            else None
+        )
         if not args.no_report:
             report_json = tmp / "out" / latest / "kpis.json"
             agree["report_kpis_json_equals_compute"] = (
@@ -319,11 +346,15 @@ def main(argv: list[str] | None = None) -> int:
         ratios["report_over_hand8"] = procs["b"]["wall_median_s"] / procs["c8"]["wall_median_s"]
         cpu_ratios["report_over_hand8"] = procs["b"]["cpu_median_s"] / procs["c8"]["cpu_median_s"]
     results["ratios"] = {k: round(v, 3) for k, v in ratios.items()}
+    limited = procs.get("cl")
     results["same_limit"] = {
         "memory_limit": MEASURE_MEMORY_LIMIT,
-        "compute_over_hand": round(procs["a"]["wall_median_s"] / procs["cl"]["wall_median_s"], 3),
-        "compute_rss_minus_hand_mb": round(
-            procs["a"]["peak_rss_mb"] - procs["cl"]["peak_rss_mb"], 1
+        "out_of_memory_runs": out_of_memory,
+        "compute_over_hand": (
+            round(procs["a"]["wall_median_s"] / limited["wall_median_s"], 3) if limited else None
+        ),
+        "compute_rss_minus_hand_mb": (
+            round(procs["a"]["peak_rss_mb"] - limited["peak_rss_mb"], 1) if limited else None
         ),
     }
     results["cpu_ratios"] = {k: round(v, 3) for k, v in cpu_ratios.items()}
@@ -370,11 +401,15 @@ def report_text(results: dict[str, Any]) -> str:
             f"cpu {results['cpu_ratios'][key]:.2f}) {ok}"
         )
     same = results["same_limit"]
-    lines.append(
-        f"under the same DuckDB memory_limit ({same['memory_limit']}): (a)/(cl) "
-        f"{same['compute_over_hand']:.2f}, (a) peaks {same['compute_rss_minus_hand_mb']:+.0f} MB "
-        "over (cl)"
-    )
+    line = f"under the same DuckDB memory_limit ({same['memory_limit']}): "
+    if same["compute_over_hand"] is not None:
+        line += (
+            f"(a)/(cl) {same['compute_over_hand']:.2f}, "
+            f"(a) peaks {same['compute_rss_minus_hand_mb']:+.0f} MB over (cl)"
+        )
+    if same["out_of_memory_runs"]:
+        line += f"; (cl) ran out of memory in {same['out_of_memory_runs']} run(s)"
+    lines.append(line)
     help_ok = "ok" if results["met"]["help_seconds"] else "MISSED"
     heavy = ", ".join(results["help_heavy_imports"]) or "nothing heavy"
     lines.append(

@@ -24,6 +24,9 @@ import csv
 import sys
 from pathlib import Path
 
+#: The exit code when DuckDB runs out of memory (under ``--memory-limit``).
+OUT_OF_MEMORY = 3
+
 #: The output columns after entity and cycle: <measure>|<window>.
 COLUMNS = (
     "revenue|cycle",
@@ -309,12 +312,17 @@ def main(argv: list[str]) -> None:
         open_incidents_by_month=view_sql(Path(metrics), "open_incidents_by_month"),
     )
     con = duckdb.connect(warehouse, read_only=True, config=config)
-    rows = con.sql(sql).fetchall()
-    con.close()
-    if "temp_directory" in config:
-        import shutil
+    try:
+        rows = con.sql(sql).fetchall()
+    except duckdb.OutOfMemoryException as exc:  # under --memory-limit: reported, not a crash
+        print(f"handsql: {str(exc).splitlines()[0]}", file=sys.stderr)
+        raise SystemExit(OUT_OF_MEMORY) from exc
+    finally:
+        con.close()
+        if "temp_directory" in config:
+            import shutil
 
-        shutil.rmtree(config["temp_directory"], ignore_errors=True)
+            shutil.rmtree(config["temp_directory"], ignore_errors=True)
     with open(out, "w", newline="", encoding="utf-8") as handle:
         writer = csv.writer(handle, lineterminator="\n")
         writer.writerow(("entity", "cycle", *COLUMNS))
