@@ -12,6 +12,7 @@ import json
 import re
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from soekpi.calendar import Cycle, resolve_cycle
@@ -24,7 +25,7 @@ if TYPE_CHECKING:
 
     from soekpi.catalogue.model import Catalogue
     from soekpi.engine.kpis import KpiFrames
-    from soekpi.engine.measures import MeasureValues
+    from soekpi.engine.measures import MeasureValues, PendingMeasures
     from soekpi.workspace import Workspace
 
 #: The keys of a ``compute --format json`` row, in order (SPEC §5).
@@ -190,8 +191,35 @@ def _pull(
     memory_limit: str | None,
 ) -> tuple[pl.DataFrame, Hierarchy, list[str], MeasureValues]:
     """The entities, their hierarchy, the entities asked for (checked) and the measures,
-    read on one sandbox connection with DuckDB's ``memory_limit`` (None: its own)."""
-    from soekpi.engine.measures import evaluate_measures, read_entities
+    read on one sandbox connection with DuckDB's ``memory_limit`` (None: its own); the
+    values wait in a temporary folder until the connection is closed."""
+    import tempfile
+
+    with tempfile.TemporaryDirectory(prefix="soekpi-measures-") as folder:
+        rows, hierarchy, wanted, pending = _run(
+            ws,
+            catalogue,
+            entities,
+            measure_windows,
+            coverage_sources,
+            progress,
+            memory_limit,
+            Path(folder),
+        )
+        return rows, hierarchy, wanted, pending.load()
+
+
+def _run(
+    ws: Workspace,
+    catalogue: Catalogue,
+    entities: list[str] | None,
+    measure_windows: dict[str, set[Window]],
+    coverage_sources: list[str],
+    progress: Callable[..., Any] | None,
+    memory_limit: str | None,
+    folder: Path,
+) -> tuple[pl.DataFrame, Hierarchy, list[str], PendingMeasures]:
+    from soekpi.engine.measures import read_entities, run_measures
     from soekpi.engine.plan import closure_sql, plan_measures
     from soekpi.warehouse.sandbox import sandbox
 
@@ -228,7 +256,8 @@ def _pull(
             coverage_sources,
             few_ancestors=entities is not None,
         )
-        return rows, hierarchy, wanted_entities, evaluate_measures(con, catalogue, plan, progress)
+        pending = run_measures(con, catalogue, plan, folder, progress)
+        return rows, hierarchy, wanted_entities, pending
 
 
 def _kpis_of(measured: _Measured, catalogue: Catalogue, entities: list[str]) -> KpiFrames:

@@ -99,19 +99,20 @@ def window_of(kind: str, cycle: Cycle, fiscal: FiscalSettings) -> Window:
 
 @dataclass(frozen=True)
 class SourceQuery:
-    """One source's SQL. It returns ``part, entity, window_cycle, window_kind, month, m0 …``.
-    Rows of part ``value`` hold measure ``measures[i]`` (a DOUBLE) in column ``m<i>`` for the
-    entity's subtree and the window. When ``coverage`` is true, rows of part ``gap`` name the
-    (entity, window) pairs in which the entity misses a month of this monthly source (month:
-    the entity's first month with rows), and rows of part ``coverage`` list those entities'
-    months with rows (window columns null). ``kinds[i]``: the window kinds measure ``i`` is
-    computed for (its column is null, or 0 for counts, in the other windows' rows)."""
+    """One source's SQL. It returns ``part, entity, window_cycle, window_kind, month`` and
+    the value ``columns``. Rows of part ``value`` (window_kind null) hold, for the entity's
+    subtree and the cycle, each measure for each window kind it is computed for: column
+    ``columns[j] = (name, measure id, window kind)``, a DOUBLE (null, or 0 for counts, when
+    the source has no window of that kind and cycle). When ``coverage`` is true, rows of part
+    ``gap`` name the (entity, window) pairs in which the entity misses a month of this
+    monthly source (month: the entity's first month with rows), and rows of part
+    ``coverage`` list those entities' months with rows (window columns null)."""
 
     source: str
     measures: tuple[str, ...]
     sql: str
     coverage: bool = False
-    kinds: tuple[tuple[str, ...], ...] = ()
+    columns: tuple[tuple[str, str, str], ...] = ()
 
 
 @dataclass
@@ -272,8 +273,9 @@ def _source_query(
         ctes.append("__everyone AS (SELECT DISTINCT ancestor, '' AS descendant FROM __closure)")
     ctes.append(_windows_cte("__windows", windows))
     ctes.append(
-        "__grid AS (SELECT a.ancestor AS entity, w.window_cycle, w.window_kind "
-        "FROM (SELECT DISTINCT ancestor FROM __closure) AS a CROSS JOIN __windows AS w)"
+        "__grid AS (SELECT a.ancestor AS entity, c.window_cycle "
+        "FROM (SELECT DISTINCT ancestor FROM __closure) AS a "
+        "CROSS JOIN (SELECT DISTINCT window_cycle FROM __windows) AS c)"
     )
     # A measure is combined over its own windows only (a source's windows are the union:
     # e.g. budgets to date next to completions in the cycle).
@@ -310,7 +312,6 @@ def _source_query(
             groups[time_column] = _Group(time_column)
         return groups[time_column]
 
-    finals: dict[int, str] = {}  # measure index → the CTE column that holds its value
     distinct_ctes: list[tuple[int, Measure]] = []
     for i, measure in enumerate(measures):
         group = group_for(measure.time_column(source))
@@ -461,28 +462,41 @@ def _source_query(
         )
         parts.append((f"{name}_f", [(i, f"m{i}")]))
 
-    for cte, columns in parts:
-        for i, column in columns:
-            finals[i] = f"{cte}.{column}"
+    held_in = {i: (cte, column) for cte, held in parts for i, column in held}
+    # One row per (entity, cycle), a column per measure and window kind it is computed
+    # for: a third of the rows of one row per window when a source has three kinds.
     select = [
         f"'{VALUE}' AS part",
         "__grid.entity",
         "__grid.window_cycle",
-        "__grid.window_kind",
+        "CAST(NULL AS VARCHAR) AS window_kind",
         "CAST(NULL AS DATE) AS month",
     ]
-    for i, measure in enumerate(measures):
-        value = finals[i]
-        if measure.agg in ("count", "count_distinct"):
-            value = f"COALESCE({value}, 0)"
-        select.append(f"{value} AS m{i}")
-    body = f"SELECT {', '.join(select)} FROM __grid"
-    for cte, _ in parts:
-        body += (
-            f" LEFT JOIN {cte} ON {cte}.entity = __grid.entity"
-            f" AND {cte}.window_cycle = __grid.window_cycle"
-            f" AND {cte}.window_kind = __grid.window_kind"
-        )
+    joins: list[str] = []
+    outputs: list[tuple[str, str, str]] = []  # (column, measure id, window kind)
+    kinds_of = [{w.kind for w in wins} for wins in measure_windows]
+    for k, kind in enumerate(sorted({w.kind for w in windows})):
+        wanted = [i for i in range(len(measures)) if kind in kinds_of[i]]
+        for cte in dict.fromkeys(held_in[i][0] for i in wanted):
+            joins.append(
+                f" LEFT JOIN {cte} AS {cte}_k{k} ON {cte}_k{k}.entity = __grid.entity"
+                f" AND {cte}_k{k}.window_cycle = __grid.window_cycle"
+                f" AND {cte}_k{k}.window_kind = {literal(kind)}"
+            )
+        counts = [i for i in wanted if measures[i].agg in ("count", "count_distinct")]
+        if counts:  # a count is 0, not null, in a window of the source without rows
+            joins.append(
+                f" LEFT JOIN __windows AS __w_k{k} ON __w_k{k}.window_cycle = __grid.window_cycle"
+                f" AND __w_k{k}.window_kind = {literal(kind)}"
+            )
+        for i in wanted:
+            cte, column = held_in[i]
+            value = f"{cte}_k{k}.{column}"
+            if i in counts:
+                value = f"CASE WHEN __w_k{k}.window_kind IS NOT NULL THEN COALESCE({value}, 0) END"
+            select.append(f"{value} AS m{i}_k{k}")
+            outputs.append((f"m{i}_k{k}", measures[i].id, kind))
+    body = f"SELECT {', '.join(select)} FROM __grid" + "".join(joins)
     if coverage_cte is not None:
         first = None
         spans = month_spans(windows)
@@ -496,7 +510,7 @@ def _source_query(
                 f"FROM {table}{where} GROUP BY 1"
             )
         ctes.extend(_gap_ctes(coverage_cte, coverage_join, first))
-        nulls = "".join(f", CAST(NULL AS DOUBLE) AS m{i}" for i in range(len(measures)))
+        nulls = "".join(f", CAST(NULL AS DOUBLE) AS {c}" for c, _, _ in outputs)
         body += (
             f"\nUNION ALL\nSELECT '{GAP}', entity, window_cycle, window_kind, first_month{nulls} "
             "FROM __gaps"
@@ -510,7 +524,7 @@ def _source_query(
         tuple(m.id for m in measures),
         sql,
         coverage=coverage_cte is not None,
-        kinds=tuple(tuple(sorted({w.kind for w in wins})) for wins in measure_windows),
+        columns=tuple(outputs),
     )
 
 
