@@ -403,9 +403,10 @@ def report_text(results: dict[str, Any]) -> str:
     same = results["same_limit"]
     line = f"under the same DuckDB memory_limit ({same['memory_limit']}): "
     if same["compute_over_hand"] is not None:
+        more = same["compute_rss_minus_hand_mb"]
         line += (
-            f"(a)/(cl) {same['compute_over_hand']:.2f}, "
-            f"(a) peaks {same['compute_rss_minus_hand_mb']:+.0f} MB over (cl)"
+            f"(a)/(cl) {same['compute_over_hand']:.2f}, (a) peaks {abs(more):.0f} MB "
+            f"{'above' if more > 0 else 'below'} (cl)"
         )
     if same["out_of_memory_runs"]:
         line += f"; (cl) ran out of memory in {same['out_of_memory_runs']} run(s)"

@@ -49,9 +49,9 @@ def test_bench_runs_and_soekpi_agrees_with_the_hand_sql(tmp_path: Path) -> None:
     assert agreement["entities"] == 13
     assert agreement["values_compared"] == 13 * 23
     assert set(results["processes"]) == {"a", "b", "c", "cl", "c8", "d"}
-    assert results["same_limit"]["memory_limit"] == "1GB"
+    assert results["same_limit"]["memory_limit"] == "500MB"
     assert agreement["hand_limited_equals_hand"] is True
-    assert "under the same DuckDB memory_limit (1GB): (a)/(cl)" in proc.stdout
+    assert "under the same DuckDB memory_limit (500MB): (a)/(cl)" in proc.stdout
     assert results["help_heavy_imports"] == []
     assert (tmp_path / "cache" / "7-0.25" / "soekpi.yaml").exists()
     assert "agreement: 299 values of 23 KPIs compared, 0 mismatches" in proc.stdout

@@ -32,10 +32,10 @@ if TYPE_CHECKING:
 RECORD_KEYS = ("kpi", "entity", "cycle", "value", "status", "green", "amber", "unit")
 #: DuckDB's memory limit for the measure queries when soekpi.yaml sets none. Beyond it
 #: DuckDB drops the table blocks it has cached and spills to disk: at 50 M rows compute
-#: peaks at 1.7 GB instead of 3.0 GB in the same time (a lower limit makes the default
-#: catalogue's view spill; benchmarks/README.md). A query that still runs out is run
-#: again at DuckDB's own limit (:func:`_measure`).
-MEASURE_MEMORY_LIMIT = "1GB"
+#: peaks under 1 GB instead of 3.0 GB, 10-15 % slower than at DuckDB's own limit
+#: (benchmarks/README.md). A query that still runs out is run again at DuckDB's own limit
+#: (:func:`_measure`).
+MEASURE_MEMORY_LIMIT = "500MB"
 
 
 @dataclass(frozen=True)
