@@ -103,7 +103,7 @@ class SourceQuery:
     the value ``columns``. Rows of part ``value`` (window_kind null) hold, for the entity's
     subtree and the cycle, each measure for each window kind it is computed for: column
     ``columns[j] = (name, measure id, window kind)``, a DOUBLE (null, or 0 for counts, when
-    the source has no window of that kind and cycle). When ``coverage`` is true, rows of part
+    the window has no rows). When ``coverage`` is true, rows of part
     ``gap`` name the (entity, window) pairs in which the entity misses a month of this
     monthly source (month: the entity's first month with rows), and rows of part
     ``coverage`` list those entities' months with rows (window columns null)."""
@@ -483,17 +483,11 @@ def _source_query(
                 f" AND {cte}_k{k}.window_cycle = __grid.window_cycle"
                 f" AND {cte}_k{k}.window_kind = {literal(kind)}"
             )
-        counts = [i for i in wanted if measures[i].agg in ("count", "count_distinct")]
-        if counts:  # a count is 0, not null, in a window of the source without rows
-            joins.append(
-                f" LEFT JOIN __windows AS __w_k{k} ON __w_k{k}.window_cycle = __grid.window_cycle"
-                f" AND __w_k{k}.window_kind = {literal(kind)}"
-            )
         for i in wanted:
             cte, column = held_in[i]
             value = f"{cte}_k{k}.{column}"
-            if i in counts:
-                value = f"CASE WHEN __w_k{k}.window_kind IS NOT NULL THEN COALESCE({value}, 0) END"
+            if measures[i].agg in ("count", "count_distinct"):
+                value = f"COALESCE({value}, 0)"  # no rows in the window: 0, not null
             select.append(f"{value} AS m{i}_k{k}")
             outputs.append((f"m{i}_k{k}", measures[i].id, kind))
     body = f"SELECT {', '.join(select)} FROM __grid" + "".join(joins)
