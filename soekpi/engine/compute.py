@@ -25,7 +25,7 @@ if TYPE_CHECKING:
 
     from soekpi.catalogue.model import Catalogue
     from soekpi.engine.kpis import KpiFrames
-    from soekpi.engine.measures import MeasureValues, PendingMeasures
+    from soekpi.engine.measures import MeasureValues
     from soekpi.workspace import Workspace
 
 #: The keys of a ``compute --format json`` row, in order (SPEC §5).
@@ -195,69 +195,48 @@ def _pull(
     values wait in a temporary folder until the connection is closed."""
     import tempfile
 
-    with tempfile.TemporaryDirectory(prefix="soekpi-measures-") as folder:
-        rows, hierarchy, wanted, pending = _run(
-            ws,
-            catalogue,
-            entities,
-            measure_windows,
-            coverage_sources,
-            progress,
-            memory_limit,
-            Path(folder),
-        )
-        return rows, hierarchy, wanted, pending.load()
-
-
-def _run(
-    ws: Workspace,
-    catalogue: Catalogue,
-    entities: list[str] | None,
-    measure_windows: dict[str, set[Window]],
-    coverage_sources: list[str],
-    progress: Callable[..., Any] | None,
-    memory_limit: str | None,
-    folder: Path,
-) -> tuple[pl.DataFrame, Hierarchy, list[str], PendingMeasures]:
     from soekpi.engine.measures import read_entities, run_measures
     from soekpi.engine.plan import closure_sql, plan_measures
     from soekpi.warehouse.sandbox import sandbox
 
-    with sandbox(ws, memory_limit=memory_limit) as con:
-        rows = read_entities(con, catalogue)
-        hierarchy = build_hierarchy(
-            rows.select("entity_id", "parent_id").iter_rows(), ws.root_entity
-        )
-        for entity in entities or []:
-            if entity not in hierarchy.depth:
-                raise UsageError(
-                    f"--entity: '{entity}' is not an entity of the hierarchy"
-                    f"{did_you_mean(entity, hierarchy.depth)}"
-                )
-        wanted_entities = (
-            [e for e in hierarchy.ids if e in set(entities)] if entities else hierarchy.ids
-        )
-        entities_source = catalogue.sources["entities"]
-        # The closure as SQL: inlined pairs of tens of thousands of entities took seconds
-        # to parse in every source query (benchmarks/README.md).
-        closure_query = (
-            hierarchy.closure(wanted_entities)
-            if entities_source.is_view
-            else closure_sql(
-                entities_source,
-                max(hierarchy.depth.values(), default=0),
-                wanted_entities if entities else None,
+    with tempfile.TemporaryDirectory(prefix="soekpi-measures-") as name:
+        folder = Path(name)
+        with sandbox(ws, memory_limit=memory_limit) as con:
+            rows = read_entities(con, catalogue)
+            hierarchy = build_hierarchy(
+                rows.select("entity_id", "parent_id").iter_rows(), ws.root_entity
             )
-        )
-        plan = plan_measures(
-            catalogue,
-            measure_windows,
-            closure_query,
-            coverage_sources,
-            few_ancestors=entities is not None,
-        )
-        pending = run_measures(con, catalogue, plan, folder, progress)
-        return rows, hierarchy, wanted_entities, pending
+            for entity in entities or []:
+                if entity not in hierarchy.depth:
+                    raise UsageError(
+                        f"--entity: '{entity}' is not an entity of the hierarchy"
+                        f"{did_you_mean(entity, hierarchy.depth)}"
+                    )
+            wanted_entities = (
+                [e for e in hierarchy.ids if e in set(entities)] if entities else hierarchy.ids
+            )
+            entities_source = catalogue.sources["entities"]
+            # The closure as SQL: inlined pairs of tens of thousands of entities took seconds
+            # to parse in every source query (benchmarks/README.md).
+            closure_query = (
+                hierarchy.closure(wanted_entities)
+                if entities_source.is_view
+                else closure_sql(
+                    entities_source,
+                    max(hierarchy.depth.values(), default=0),
+                    wanted_entities if entities else None,
+                )
+            )
+            plan = plan_measures(
+                catalogue,
+                measure_windows,
+                closure_query,
+                coverage_sources,
+                few_ancestors=entities is not None,
+            )
+            pending = run_measures(con, catalogue, plan, folder, progress)
+        # The connection is closed: the values come back into the memory DuckDB had.
+        return rows, hierarchy, wanted_entities, pending.load()
 
 
 def _kpis_of(measured: _Measured, catalogue: Catalogue, entities: list[str]) -> KpiFrames:
