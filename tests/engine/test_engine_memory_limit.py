@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
+import soekpi.engine.measures as measures_module
 import soekpi.warehouse.sandbox as sandbox_module
 from soekpi.calendar import parse_cycle
 from soekpi.catalogue.model import Catalogue
@@ -93,3 +94,44 @@ def test_a_limit_set_in_soekpi_yaml_is_kept_and_the_error_says_to_raise_it(
     [line] = got.stderr.strip().splitlines()
     assert "Out of Memory" in line
     assert line.endswith("raise warehouse.memory_limit in soekpi.yaml (now 1MB)")
+
+
+def test_the_values_wait_on_disk_until_the_connection_is_closed(
+    golden: tuple[Workspace, Catalogue], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each source's values go to a temporary folder while DuckDB runs the next queries,
+    come back after the connection is closed, and the folder is gone afterwards, also
+    when the queries run a second time (out of memory under soekpi's limit)."""
+    ws, catalogue = golden
+    cycles = [parse_cycle("FY2026-Q1")]
+    expected = compute(ws, catalogue, cycles).values
+    temp = tmp_path / "tmp"
+    temp.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(temp))
+    events: list[str] = []
+    real_sandbox, real_load = sandbox_module.sandbox, measures_module.PendingMeasures.load
+
+    @contextmanager
+    def spy(ws: Workspace, wait: float = 0, memory_limit: str | None = None) -> Iterator[Any]:
+        events.append("open")
+        with real_sandbox(ws, wait, memory_limit) as con:
+            yield con
+        events.append("closed")
+
+    def load(self: Any) -> Any:
+        on_disk = [p for p in self.files if p.is_file() and temp in p.parents]
+        events.append(f"load {len(on_disk)} of {len(self.files)} files")
+        return real_load(self)
+
+    monkeypatch.setattr(sandbox_module, "sandbox", spy)
+    monkeypatch.setattr(measures_module.PendingMeasures, "load", load)
+    files = len(catalogue.sources) - 1  # a file per source of the golden catalogue's KPIs
+    assert compute(ws, catalogue, cycles).values.equals(expected, null_equal=True)
+    assert events == ["open", "closed", f"load {files} of {files} files"]
+    assert list(temp.iterdir()) == []
+
+    events.clear()
+    monkeypatch.setattr(compute_module, "MEASURE_MEMORY_LIMIT", "1MB")  # DuckDB fails at once
+    assert compute(ws, catalogue, cycles).values.equals(expected, null_equal=True)
+    assert events == ["open", "open", "closed", f"load {files} of {files} files"]
+    assert list(temp.iterdir()) == []
