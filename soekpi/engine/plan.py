@@ -103,10 +103,10 @@ class SourceQuery:
     the value ``columns``. Rows of part ``value`` (window_kind null) hold, for the entity's
     subtree and the cycle, each measure for each window kind it is computed for: column
     ``columns[j] = (name, measure id, window kind)``, a DOUBLE (null, or 0 for counts, when
-    the window has no rows). When ``coverage`` is true, rows of part
-    ``gap`` name the (entity, window) pairs in which the entity misses a month of this
-    monthly source (month: the entity's first month with rows), and rows of part
-    ``coverage`` list those entities' months with rows (window columns null)."""
+    the window has no rows). When ``coverage`` is true, rows of part ``gap`` name the
+    (entity, window) pairs in which the entity misses a month of this monthly source
+    (month: the entity's first month with rows), and rows of part ``coverage`` list those
+    entities' months with rows (window columns null)."""
 
     source: str
     measures: tuple[str, ...]
