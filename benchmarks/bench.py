@@ -134,7 +134,7 @@ def table_rows(ws: Path) -> dict[str, int]:
     """Rows per table of the demo warehouse."""
     import duckdb
 
-    from soekpi.demo import DEMO_TABLES
+    from soekpi.warehouse.demo import DEMO_TABLES
 
     con = duckdb.connect(str(ws / "data" / "warehouse.duckdb"), read_only=True)
     try:
@@ -146,7 +146,7 @@ def table_rows(ws: Path) -> dict[str, int]:
 def cycle_specs(ws: Path, latest: str, trailing: int) -> tuple[list[str], list[str]]:
     """handsql.py arguments for the cycles compute needs for ``latest`` and for the
     ``trailing`` quarters up to it (each with the quarter a year before, for growth)."""
-    from soekpi.calendar import parse_cycle
+    from soekpi.base.calendar import parse_cycle
     from soekpi.workspace import read_workspace
 
     fiscal = read_workspace(ws).fiscal

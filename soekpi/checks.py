@@ -7,7 +7,7 @@ import importlib.util
 from typing import TYPE_CHECKING
 
 from soekpi.catalogue import load_catalogue
-from soekpi.errors import Problem
+from soekpi.base.errors import Problem
 
 if TYPE_CHECKING:
     from soekpi.workspace import Workspace

@@ -9,7 +9,7 @@ import shutil
 from collections.abc import Callable
 from pathlib import Path
 
-from soekpi.errors import UsageError
+from soekpi.base.errors import UsageError
 from soekpi.workspace import WORKSPACE_FILE, Workspace, read_workspace
 
 WORKSPACE_YAML = """\
@@ -58,7 +58,7 @@ def init_workspace(
     With ``demo`` the warehouse is filled with the synthetic group (same seed, same data).
     Raises UsageError, writing nothing, when the folder is already a workspace or not empty.
     """
-    from soekpi.resources import default_catalogue_dir
+    from soekpi.base.resources import default_catalogue_dir
 
     target = directory.expanduser().resolve()
     if target.exists():
@@ -74,7 +74,7 @@ def init_workspace(
                 f"'{directory}' is not empty; choose a new or empty folder (nothing was written)"
             )
     if demo:
-        from soekpi.demo import check_demo_options
+        from soekpi.warehouse.demo import check_demo_options
 
         check_demo_options(seed, scale)
     catalogue_dir = default_catalogue_dir()
@@ -91,7 +91,7 @@ def init_workspace(
         (building / WORKSPACE_FILE).write_text(WORKSPACE_YAML, encoding="utf-8")
         (building / "data").mkdir()
         if demo:
-            from soekpi.demo import build_demo
+            from soekpi.warehouse.demo import build_demo
 
             build_demo(read_workspace(building), seed=seed, scale=scale, progress=progress)
         os.rename(building, target)  # replaces an empty folder; fails if one appeared meanwhile

@@ -9,13 +9,13 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from soekpi.calendar import NO_COMPLETE_QUARTER
-from soekpi.errors import UsageError
+from soekpi.base.calendar import NO_COMPLETE_QUARTER
+from soekpi.base.errors import UsageError
 
 if TYPE_CHECKING:
     from rich.table import Table
 
-    from soekpi.calendar import Cycle
+    from soekpi.base.calendar import Cycle
     from soekpi.warehouse.coverage import QuarterCoverage
     from soekpi.warehouse.load import LoadSummary, ProgressFn
     from soekpi.workspace import Workspace

@@ -8,8 +8,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from soekpi.calendar import FiscalSettings
-from soekpi.errors import InputError, Location, UsageError
+from soekpi.base.calendar import FiscalSettings
+from soekpi.base.errors import InputError, Location, UsageError
 
 WORKSPACE_FILE = "soekpi.yaml"
 LANGUAGES = ("en", "zh-CN")
@@ -105,7 +105,7 @@ def find_workspace(explicit: Path | None = None) -> Workspace:
 
 def read_workspace(root: Path) -> Workspace:
     """Read ``root/soekpi.yaml`` into a Workspace; every mistake names file and line."""
-    from soekpi.catalogue.yamlio import YamlMap, read_yaml
+    from soekpi.base.yamlio import YamlMap, read_yaml
 
     file = root / WORKSPACE_FILE
     shown = str(file)

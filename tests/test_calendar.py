@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from soekpi.calendar import (
+from soekpi.base.calendar import (
     Cycle,
     FiscalSettings,
     cycle_containing,
@@ -17,7 +17,7 @@ from soekpi.calendar import (
     resolve_cycle,
     today,
 )
-from soekpi.errors import UsageError
+from soekpi.base.errors import UsageError
 
 APRIL_END = FiscalSettings(start_month=4, label="end")
 APRIL_START = FiscalSettings(start_month=4, label="start")

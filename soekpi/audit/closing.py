@@ -13,10 +13,10 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import TYPE_CHECKING, Any
 
-from soekpi.errors import UsageError
+from soekpi.base.errors import UsageError
 
 if TYPE_CHECKING:
-    from soekpi.calendar import Cycle
+    from soekpi.base.calendar import Cycle
     from soekpi.workspace import Workspace
 
 
@@ -84,7 +84,7 @@ def audit_log(con: Any) -> list[AuditEntry]:
 
 
 def _resolve(ws: Workspace, catalogue: Any, text: str) -> Cycle:
-    from soekpi.calendar import resolve_cycle
+    from soekpi.base.calendar import resolve_cycle
 
     def latest() -> Cycle | None:
         from soekpi.engine import latest_cycle

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from soekpi.errors import InputError, Location, UsageError
+from soekpi.base.errors import InputError, Location, UsageError
 
 Side = Literal["a", "b"]
 _RUN_FILES = ("manifest.json", "kpis.json")

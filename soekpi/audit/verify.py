@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from soekpi.audit.diff import RunData, RunDiff, compare_runs, read_run
-from soekpi.errors import InputError, Location, SoekpiError
+from soekpi.base.errors import InputError, Location, SoekpiError
 
 if TYPE_CHECKING:
     from soekpi.workspace import Workspace
@@ -61,7 +61,7 @@ def verify_run(ws: Workspace, run: Path) -> Verification:
 
 def recompute(ws: Workspace, archived: RunData) -> RunData:
     """The archived run's cycle recomputed now, as an in-memory run (no files written)."""
-    from soekpi.calendar import parse_cycle
+    from soekpi.base.calendar import parse_cycle
     from soekpi.catalogue import load_catalogue
     from soekpi.engine import compute, to_records
     from soekpi.report.run import manifest_inputs

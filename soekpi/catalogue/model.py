@@ -7,7 +7,7 @@ import json
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
-from soekpi.errors import Location
+from soekpi.base.errors import Location
 
 COLUMN_TYPES = ("varchar", "integer", "bigint", "double", "boolean", "date", "timestamp")
 AGGS = ("sum", "count", "count_distinct", "min", "max", "mean", "closing", "average")

@@ -29,8 +29,8 @@ from soekpi.catalogue.model import (
     Target,
     Thresholds,
 )
-from soekpi.catalogue.yamlio import YamlList, YamlMap
-from soekpi.errors import InputError, Location, Problem
+from soekpi.base.yamlio import YamlList, YamlMap
+from soekpi.base.errors import InputError, Location, Problem
 
 SECTIONS = ("sources", "measures", "kpis", "targets")
 CADENCES = ("monthly",)
@@ -310,7 +310,7 @@ def _register(
 
 def parse_files(files: list[Path], shown: Callable[[Path], str] | None = None) -> ParsedCatalogue:
     """Parse every catalogue file; unreadable files and YAML errors are problems too."""
-    from soekpi.catalogue.yamlio import read_yaml
+    from soekpi.base.yamlio import read_yaml
 
     out = ParsedCatalogue()
     seen: dict[tuple[str, str], Location] = {}

@@ -10,7 +10,7 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from soekpi.catalogue.model import Catalogue, Column, Kpi, Measure, Source, Target
-from soekpi.errors import UsageError
+from soekpi.base.errors import UsageError
 
 # The order a programme office reads the catalogue in: from input to outcome.
 CATEGORY_ORDER = (

@@ -18,7 +18,7 @@ from soekpi.catalogue.parse import (
     parse_files,
     threshold_order_problem,
 )
-from soekpi.errors import CatalogueError, InputError, Location, Problem
+from soekpi.base.errors import CatalogueError, InputError, Location, Problem
 
 if TYPE_CHECKING:
     from soekpi.workspace import Workspace
@@ -321,7 +321,7 @@ def _check_targets(parsed: ParsedCatalogue) -> list[Problem]:
 
 def _check_sql(parsed: ParsedCatalogue, problems: list[Problem]) -> dict[str, Source]:
     """Bind the SQL of views and measures; returns the sources with view columns filled in."""
-    from soekpi.warehouse.sqlcheck import check_sql
+    from soekpi.catalogue.sqlcheck import check_sql
 
     sources = dict(parsed.sources)
     measures = {

@@ -15,10 +15,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from soekpi.calendar import Cycle, resolve_cycle
+from soekpi.base.calendar import Cycle, resolve_cycle
 from soekpi.engine.hierarchy import Hierarchy, build_hierarchy, did_you_mean
 from soekpi.engine.plan import Window, window_of
-from soekpi.errors import UsageError, WarehouseOutOfMemory
+from soekpi.base.errors import UsageError, WarehouseOutOfMemory
 
 if TYPE_CHECKING:
     import polars as pl

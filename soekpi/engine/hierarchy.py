@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
-from soekpi.errors import InputError, UsageError
+from soekpi.base.errors import InputError, UsageError
 
 
 @dataclass(frozen=True)

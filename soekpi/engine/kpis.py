@@ -26,7 +26,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from soekpi.calendar import Cycle
+from soekpi.base.calendar import Cycle
 from soekpi.catalogue.formula import BinOp, Call, Formula, Neg, Num, Ref, parse_formula
 from soekpi.catalogue.model import Catalogue, Kpi
 

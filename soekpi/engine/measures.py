@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from soekpi.engine.plan import COVERAGE, GAP, VALUE, SourceQuery
-from soekpi.errors import InputError, RuntimeFailure, SoekpiError, WarehouseOutOfMemory
+from soekpi.base.errors import InputError, RuntimeFailure, SoekpiError, WarehouseOutOfMemory
 from soekpi.warehouse.schema import quote
 
 if TYPE_CHECKING:

@@ -43,7 +43,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 
-from soekpi.calendar import Cycle, FiscalSettings
+from soekpi.base.calendar import Cycle, FiscalSettings
 from soekpi.catalogue.model import STOCK_AGGS, Catalogue, Measure, Source
 from soekpi.warehouse.schema import literal, quote
 
@@ -220,7 +220,7 @@ def _is_bare_exact(source: Source, expr: str) -> bool:
 
 def _view_ctes(catalogue: Catalogue, source: Source) -> list[str]:
     """CTEs for the view ``source`` and every view it reads, dependencies first."""
-    from soekpi.warehouse.sqlcheck import view_structure_problem
+    from soekpi.catalogue.sqlcheck import view_structure_problem
 
     order: list[str] = []
 

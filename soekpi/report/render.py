@@ -13,14 +13,14 @@ from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
-from soekpi.errors import InputError, Location, UsageError
+from soekpi.base.errors import InputError, Location, UsageError
 from soekpi.report import charts
 from soekpi.report.format import NULL, change, md_escape, number, with_unit
 
 if TYPE_CHECKING:
     from jinja2 import Environment
 
-    from soekpi.calendar import Cycle, FiscalSettings
+    from soekpi.base.calendar import Cycle, FiscalSettings
     from soekpi.catalogue.model import Catalogue, Kpi
     from soekpi.warehouse.queries import ProjectRisks, RejectedCount
 
@@ -71,7 +71,7 @@ class ReportData:
 @cache
 def load_messages(language: str) -> dict[str, str]:
     """The report labels of ``language`` (``soekpi/report/i18n/<language>.yaml``)."""
-    from soekpi.catalogue.yamlio import read_yaml
+    from soekpi.base.yamlio import read_yaml
 
     path = I18N_DIR / f"{language}.yaml"
     if not path.is_file():
@@ -622,7 +622,7 @@ def _environment(templates: Path | None, markdown: bool) -> Environment:
 
 def builtin_templates() -> Path:
     """The built-in ``reports/`` folder of templates (see soekpi/resources.py)."""
-    from soekpi.resources import templates_dir
+    from soekpi.base.resources import templates_dir
 
     return templates_dir()
 

@@ -21,13 +21,13 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from soekpi.errors import RuntimeFailure, UsageError
+from soekpi.base.errors import RuntimeFailure, UsageError
 
 #: What makes one file of a run: its bytes, or its pieces in order.
 Producer = Callable[[], "bytes | Iterable[bytes]"]
 
 if TYPE_CHECKING:
-    from soekpi.calendar import Cycle
+    from soekpi.base.calendar import Cycle
     from soekpi.catalogue.model import Catalogue
     from soekpi.engine import KpiResult
     from soekpi.report.render import ReportData

@@ -24,7 +24,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from soekpi.errors import InputError, RuntimeFailure, WarehouseLocked
+from soekpi.base.errors import InputError, RuntimeFailure, WarehouseLocked
 
 if TYPE_CHECKING:
     import duckdb

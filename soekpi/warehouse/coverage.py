@@ -17,14 +17,14 @@ from dataclasses import dataclass
 from datetime import date
 from typing import TYPE_CHECKING
 
-from soekpi.calendar import Cycle, cycle_containing
+from soekpi.base.calendar import Cycle, cycle_containing
 from soekpi.warehouse.schema import existing_tables, quote, table_sources
 
 if TYPE_CHECKING:
     import duckdb
     import polars as pl
 
-    from soekpi.calendar import FiscalSettings
+    from soekpi.base.calendar import FiscalSettings
     from soekpi.catalogue.model import Catalogue, Source
 
 # (source, entity or None, month) → rows

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from soekpi.errors import Location, Problem
+from soekpi.base.errors import Location, Problem
 from soekpi.warehouse.schema import existing_tables, literal, quote, sql_type, table_drift
 
 if TYPE_CHECKING:

@@ -33,7 +33,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from soekpi.errors import ClosedCycleError, InputError, Location, UsageError
+from soekpi.base.errors import ClosedCycleError, InputError, Location, UsageError
 from soekpi.warehouse.hashing import record_fingerprints
 from soekpi.warehouse.readers import ROW, read_raw
 from soekpi.warehouse.schema import ensure_schema, literal, quote, sql_type, table_drift

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from soekpi.errors import InputError, Location
+from soekpi.base.errors import InputError, Location
 from soekpi.warehouse.schema import literal, quote
 
 if TYPE_CHECKING:

@@ -34,8 +34,8 @@ def sandbox(
     DuckDB's memory limit is soekpi.yaml's ``warehouse.memory_limit``, else ``memory_limit``
     (None: DuckDB's default); it cannot be changed on the connection.
 
-    A missing warehouse is an :class:`~soekpi.errors.InputError` (exit 2); a warehouse held by
-    a writer raises :class:`~soekpi.errors.WarehouseLocked` (exit 3) naming the holder, after
+    A missing warehouse is an :class:`~soekpi.base.errors.InputError` (exit 2); a warehouse held by
+    a writer raises :class:`~soekpi.base.errors.WarehouseLocked` (exit 3) naming the holder, after
     waiting up to ``wait`` seconds.
 
     Example::

@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING
 
-from soekpi.errors import Location, Problem
+from soekpi.base.errors import Location, Problem
 
 if TYPE_CHECKING:
     import duckdb

@@ -34,7 +34,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-from soekpi.errors import InputError, RuntimeFailure, UsageError
+from soekpi.base.errors import InputError, RuntimeFailure, UsageError
 
 if TYPE_CHECKING:
     from soekpi.catalogue.model import Catalogue

@@ -6,7 +6,7 @@ import pytest
 from catalogue_workspace import KPIS, SOURCES, BuildWorkspace
 
 from soekpi.catalogue.validate import check_catalogue, load_catalogue
-from soekpi.errors import CatalogueError, ExitCode
+from soekpi.base.errors import CatalogueError, ExitCode
 
 KPI_KEYS = (
     "name, description, category, unit, decimals, type, scale, window, direction, thresholds, "

@@ -9,9 +9,9 @@ from typing import Any
 import pytest
 import yaml
 
-from soekpi.catalogue import yamlio
-from soekpi.catalogue.yamlio import YamlList, YamlMap, parse_yaml
-from soekpi.errors import InputError
+from soekpi.base import yamlio
+from soekpi.base.yamlio import YamlList, YamlMap, parse_yaml
+from soekpi.base.errors import InputError
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from engine_workspace import build_golden
 
-from soekpi.calendar import parse_cycle
+from soekpi.base.calendar import parse_cycle
 from soekpi.catalogue.model import Catalogue
 from soekpi.engine import KpiResult, compute
 from soekpi.workspace import Workspace

@@ -7,10 +7,10 @@ import dataclasses
 import polars as pl
 import pytest
 
-from soekpi.calendar import Cycle, parse_cycle
+from soekpi.base.calendar import Cycle, parse_cycle
 from soekpi.catalogue.model import Catalogue
 from soekpi.engine import RECORD_KEYS, KpiResult, compute, latest_cycle, resolve, to_records
-from soekpi.errors import UsageError
+from soekpi.base.errors import UsageError
 from soekpi.workspace import Workspace
 
 Q1 = parse_cycle("FY2026-Q1")

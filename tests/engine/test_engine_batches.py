@@ -6,7 +6,7 @@ from __future__ import annotations
 import polars as pl
 import pytest
 
-from soekpi.calendar import parse_cycle
+from soekpi.base.calendar import parse_cycle
 from soekpi.catalogue.model import Catalogue
 from soekpi.engine import (
     compute,

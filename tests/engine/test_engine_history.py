@@ -22,7 +22,7 @@ from engine_workspace import (
     write_workspace,
 )
 
-from soekpi.calendar import parse_cycle
+from soekpi.base.calendar import parse_cycle
 from soekpi.catalogue import load_catalogue
 from soekpi.catalogue.model import Catalogue
 from soekpi.engine import compute

@@ -18,7 +18,7 @@ from typer.testing import CliRunner
 
 import soekpi.engine.measures as measures_module
 import soekpi.warehouse.sandbox as sandbox_module
-from soekpi.calendar import parse_cycle
+from soekpi.base.calendar import parse_cycle
 from soekpi.catalogue.model import Catalogue
 from soekpi.cli import app
 from soekpi.engine import compute

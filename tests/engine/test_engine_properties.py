@@ -13,7 +13,7 @@ from engine_workspace import ENTITIES, MEASURES, SOURCES
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from soekpi.calendar import FiscalSettings, parse_cycle
+from soekpi.base.calendar import FiscalSettings, parse_cycle
 from soekpi.catalogue.model import Catalogue
 from soekpi.catalogue.validate import load_catalogue_files
 from soekpi.engine.hierarchy import build_hierarchy

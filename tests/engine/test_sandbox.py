@@ -10,7 +10,7 @@ import duckdb
 import pytest
 
 from soekpi.catalogue.model import Catalogue
-from soekpi.errors import ExitCode, InputError, WarehouseLocked
+from soekpi.base.errors import ExitCode, InputError, WarehouseLocked
 from soekpi.warehouse.sandbox import sandbox
 from soekpi.workspace import Workspace
 

@@ -265,7 +265,7 @@ def test_two_reports_started_together_one_wins_the_other_is_refused(
 
 
 def test_a_run_published_meanwhile_is_a_runtime_failure(tmp_path: Path) -> None:
-    from soekpi.errors import RuntimeFailure
+    from soekpi.base.errors import RuntimeFailure
     from soekpi.report.run import publish_run
 
     out = tmp_path / "out"

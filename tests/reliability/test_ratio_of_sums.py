@@ -12,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from rel_workspace import build_workspace
 
-from soekpi.calendar import parse_cycle
+from soekpi.base.calendar import parse_cycle
 from soekpi.catalogue import load_catalogue
 from soekpi.engine import compute
 from soekpi.warehouse.connection import open_warehouse

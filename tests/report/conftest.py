@@ -9,7 +9,7 @@ from typing import Any
 import polars as pl
 import pytest
 
-from soekpi.calendar import Cycle, FiscalSettings
+from soekpi.base.calendar import Cycle, FiscalSettings
 from soekpi.catalogue.model import Catalogue, Kpi, Thresholds
 from soekpi.warehouse.queries import ProjectRisk, ProjectRisks, RejectedCount
 

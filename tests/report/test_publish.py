@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from soekpi.errors import UsageError
+from soekpi.base.errors import UsageError
 from soekpi.report.run import clean_stale, manifest_text, publish_run
 
 

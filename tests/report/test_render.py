@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from conftest import HOSTILE_NAMES, assert_snapshot, hand_data, hand_result
 
-from soekpi.errors import InputError, UsageError
+from soekpi.base.errors import InputError, UsageError
 from soekpi.report.charts import STATUSES
 from soekpi.report.render import (
     I18N_DIR,

@@ -14,7 +14,7 @@ import pytest
 from conftest import ENGINE_TESTS, copy_to_spark, spark_twin
 from engine_workspace import build_golden
 
-from soekpi.calendar import parse_cycle
+from soekpi.base.calendar import parse_cycle
 from soekpi.catalogue import load_catalogue
 from soekpi.engine import KpiResult, compute
 from soekpi.workspace import read_workspace

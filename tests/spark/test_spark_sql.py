@@ -10,7 +10,7 @@ import pytest
 from typer.testing import CliRunner
 
 from soekpi.cli import app
-from soekpi.errors import InputError
+from soekpi.base.errors import InputError
 from soekpi.warehouse.spark import to_spark_sql
 
 TABLES = {"ledger", "tickets"}

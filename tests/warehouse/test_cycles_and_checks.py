@@ -7,7 +7,7 @@ from pathlib import Path
 
 from wh_workspace import HEADER, Invoke, write
 
-from soekpi.calendar import Cycle, FiscalSettings
+from soekpi.base.calendar import Cycle, FiscalSettings
 from soekpi.catalogue import load_catalogue
 from soekpi.warehouse.connection import open_warehouse
 from soekpi.warehouse.coverage import latest_quarter, quarter_coverage, source_coverage

@@ -13,7 +13,7 @@ from typing import Any
 import yaml
 from yaml.nodes import MappingNode, Node, SequenceNode
 
-from soekpi.errors import InputError, Location
+from soekpi.base.errors import InputError, Location
 
 
 class YamlMap(dict[str, Any]):

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Literal
 
-from soekpi.errors import UsageError
+from soekpi.base.errors import UsageError
 
 Kind = Literal["Y", "H", "Q", "M"]
 _MONTHS_PER: dict[str, int] = {"Y": 12, "H": 6, "Q": 3, "M": 1}

@@ -19,8 +19,8 @@ from collections.abc import Callable
 from datetime import date
 from typing import TYPE_CHECKING, Any
 
-from soekpi.calendar import FiscalSettings, previous_quarter, today
-from soekpi.errors import UsageError
+from soekpi.base.calendar import FiscalSettings, previous_quarter, today
+from soekpi.base.errors import UsageError
 
 if TYPE_CHECKING:
     from soekpi.workspace import Workspace

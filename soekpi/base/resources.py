@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from soekpi.errors import RuntimeFailure
+from soekpi.base.errors import RuntimeFailure
 
-_PACKAGE = Path(__file__).resolve().parent
+_PACKAGE = Path(__file__).resolve().parents[1]
 
 
 def _resource(name: str) -> Path:

@@ -17,8 +17,9 @@ from typing import Annotated, Any, TypeVar
 
 import typer
 
-from soekpi import __version__, console
-from soekpi.errors import ExitCode, SoekpiError, UsageError
+from soekpi import __version__
+from soekpi.base import console
+from soekpi.base.errors import ExitCode, SoekpiError, UsageError
 
 app = typer.Typer(
     name="soekpi",
@@ -279,7 +280,7 @@ def compute(
         values_csv_chunks,
         values_json_chunks,
     )
-    from soekpi.engine.table import values_table
+    from soekpi.cli.tables import values_table
 
     _choice(fmt, ("table", "json", "csv"), "--format")
     ws = _workspace()
