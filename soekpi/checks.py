@@ -6,8 +6,8 @@ import importlib
 import importlib.util
 from typing import TYPE_CHECKING
 
-from soekpi.catalogue import load_catalogue
 from soekpi.base.errors import Problem
+from soekpi.catalogue import load_catalogue
 
 if TYPE_CHECKING:
     from soekpi.workspace import Workspace

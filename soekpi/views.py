@@ -7,9 +7,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from soekpi.catalogue.model import Catalogue, Kpi, Measure
-from soekpi.catalogue.parse import did_you_mean, number_text
 from soekpi.base.errors import UsageError
+from soekpi.base.text import did_you_mean, number_text
+from soekpi.catalogue.model import Catalogue, Kpi, Measure
 
 if TYPE_CHECKING:
     from rich.table import Table

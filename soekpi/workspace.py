@@ -10,9 +10,9 @@ from typing import Any
 
 from soekpi.base.calendar import FiscalSettings
 from soekpi.base.errors import InputError, Location, UsageError
+from soekpi.base.text import LANGUAGES
 
 WORKSPACE_FILE = "soekpi.yaml"
-LANGUAGES = ("en", "zh-CN")
 _KEYS = ("warehouse", "catalogue", "templates", "output", "fiscal_year", "language", "root_entity")
 _WAREHOUSE_KEYS = ("engine", "path", "memory_limit", "master", "database", "conf")
 #: A DuckDB memory size as soekpi accepts it (``500MB``, ``2 GB``, ``1.5GiB``).

@@ -12,13 +12,13 @@ import pytest
 from typer.testing import CliRunner
 
 from soekpi.base.calendar import Cycle, FiscalSettings
+from soekpi.base.errors import UsageError
 from soekpi.catalogue import load_catalogue
 from soekpi.catalogue.model import Catalogue
 from soekpi.cli import app
-from soekpi.warehouse.demo import DEMO_TABLES, build_demo, demo_months, fill_demo, unit_counts
-from soekpi.base.errors import UsageError
 from soekpi.init import init_workspace
 from soekpi.warehouse.connection import open_warehouse
+from soekpi.warehouse.demo import DEMO_TABLES, build_demo, demo_months, fill_demo, unit_counts
 from soekpi.warehouse.schema import ensure_schema
 from soekpi.workspace import Workspace, read_workspace
 

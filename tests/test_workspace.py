@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from soekpi.catalogue.validate import check_catalogue
 from soekpi.base.errors import InputError, UsageError
+from soekpi.catalogue.validate import check_catalogue
 from soekpi.workspace import find_workspace, read_workspace
 
 KNOWN = "warehouse, catalogue, templates, output, fiscal_year, language, root_entity"

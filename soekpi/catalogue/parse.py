@@ -7,7 +7,6 @@ of every file. References between entries, cycles and SQL are checked in ``valid
 
 from __future__ import annotations
 
-import difflib
 import math
 import re
 from collections.abc import Callable, Iterable
@@ -15,6 +14,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from soekpi.base.errors import InputError, Location, Problem
+from soekpi.base.text import LANGUAGES, did_you_mean, number_text
+from soekpi.base.yamlio import YamlList, YamlMap
 from soekpi.catalogue.model import (
     AGGS,
     COLUMN_TYPES,
@@ -29,12 +31,9 @@ from soekpi.catalogue.model import (
     Target,
     Thresholds,
 )
-from soekpi.base.yamlio import YamlList, YamlMap
-from soekpi.base.errors import InputError, Location, Problem
 
 SECTIONS = ("sources", "measures", "kpis", "targets")
 CADENCES = ("monthly",)
-LANGUAGES = ("en", "zh-CN")
 TABLE_KEYS = (
     "description",
     "time_column",
@@ -79,12 +78,6 @@ def _line_of(mapping: Any, key: str) -> int:
     return mapping.line_of(key) if isinstance(mapping, YamlMap) else 1
 
 
-def did_you_mean(word: str, choices: Iterable[str]) -> str:
-    """`` (did you mean 'x'?)`` for the closest choice, or an empty string."""
-    close = difflib.get_close_matches(word, sorted(choices), n=1, cutoff=0.6)
-    return f" (did you mean '{close[0]}'?)" if close else ""
-
-
 def describe(value: Any) -> str:
     """A value as a message shows it."""
     if value is None:
@@ -98,11 +91,6 @@ def describe(value: Any) -> str:
     if isinstance(value, list):
         return "a list"
     return str(value)
-
-
-def number_text(value: float) -> str:
-    """A number without a needless ``.0``."""
-    return f"{value:g}"
 
 
 def threshold_order_problem(direction: str, green: float, amber: float) -> str | None:

@@ -9,8 +9,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from pathlib import Path
 
-from soekpi.catalogue.model import Catalogue, Column, Kpi, Measure, Source, Target
 from soekpi.base.errors import UsageError
+from soekpi.catalogue.model import Catalogue, Column, Kpi, Measure, Source, Target
 
 # The order a programme office reads the catalogue in: from input to outcome.
 CATEGORY_ORDER = (

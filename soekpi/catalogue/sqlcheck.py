@@ -11,13 +11,13 @@ are found while nothing runs.
 
 from __future__ import annotations
 
-import difflib
 import re
 from dataclasses import dataclass
 from typing import Any
 
+from soekpi.base.sqltext import quote, sql_type
+from soekpi.base.text import did_you_mean
 from soekpi.catalogue.model import Measure, Source
-from soekpi.warehouse.schema import quote, sql_type
 
 # Functions that read files, the environment or the database's own metadata have no place in
 # a KPI expression, whatever the sandbox would say.
@@ -179,12 +179,6 @@ def view_structure_problem(sql: str, source_ids: set[str]) -> tuple[str | None, 
         elif isinstance(node, exp.Func) and _banned(_function_name(node)):
             return f"must not call '{_function_name(node)}()': it reads outside the sources", set()
     return None, reads
-
-
-def did_you_mean(word: str, choices: Any) -> str:
-    """`` (did you mean 'x'?)`` for the closest choice, or an empty string."""
-    close = difflib.get_close_matches(word, sorted(choices), n=1, cutoff=0.6)
-    return f" (did you mean '{close[0]}'?)" if close else ""
 
 
 def _binder_message(message: str, source: str, columns: list[str]) -> str:

@@ -11,14 +11,14 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from soekpi.base.errors import CatalogueError, InputError, Location, Problem
+from soekpi.base.text import did_you_mean
 from soekpi.catalogue.model import Catalogue, Column, Source
 from soekpi.catalogue.parse import (
     ParsedCatalogue,
-    did_you_mean,
     parse_files,
     threshold_order_problem,
 )
-from soekpi.base.errors import CatalogueError, InputError, Location, Problem
 
 if TYPE_CHECKING:
     from soekpi.workspace import Workspace

@@ -274,13 +274,13 @@ def compute(
     entity then kpi; csv: the same columns with a header; table: grouped by entity.
     Example: soekpi compute --cycle FY2026-Q3 --entity G01 --format json
     """
+    from soekpi.cli.tables import values_table
     from soekpi.engine import (
         compute_cycle,
         compute_cycle_values,
         values_csv_chunks,
         values_json_chunks,
     )
-    from soekpi.cli.tables import values_table
 
     _choice(fmt, ("table", "json", "csv"), "--format")
     ws = _workspace()
@@ -328,9 +328,9 @@ def report(
 
     Example: soekpi report --cycle previous --fail-on red
     """
+    from soekpi.base.text import LANGUAGES
     from soekpi.catalogue import load_catalogue
     from soekpi.report.run import FAIL_ON, write_report
-    from soekpi.workspace import LANGUAGES
 
     if lang is not None:
         _choice(lang, LANGUAGES, "--lang")

@@ -16,9 +16,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from soekpi.base.calendar import Cycle, resolve_cycle
-from soekpi.engine.hierarchy import Hierarchy, build_hierarchy, did_you_mean
-from soekpi.engine.plan import Window, window_of
 from soekpi.base.errors import UsageError, WarehouseOutOfMemory
+from soekpi.base.text import did_you_mean
+from soekpi.engine.hierarchy import Hierarchy, build_hierarchy
+from soekpi.engine.plan import Window, window_of
 
 if TYPE_CHECKING:
     import polars as pl

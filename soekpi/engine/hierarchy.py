@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from soekpi.base.errors import InputError, UsageError
+from soekpi.base.text import did_you_mean
 
 
 @dataclass(frozen=True)
@@ -18,6 +20,7 @@ class Hierarchy:
     order: tuple[str, ...]
     depth: dict[str, int]
     children: dict[str, tuple[str, ...]]
+    tops: tuple[str, ...] = ()  # the entities without a parent, by id
 
     @property
     def ids(self) -> list[str]:
@@ -68,7 +71,7 @@ def build_hierarchy(
 
     if root_entity is not None and root_entity not in parent_of:
         raise UsageError(
-            f"root_entity '{root_entity}' in soekpi.yaml is not an entity"
+            f"soekpi.yaml: root_entity '{root_entity}' is not an entity of the hierarchy"
             f"{did_you_mean(root_entity, parent_of)}"
         )
     for top in tops:
@@ -87,7 +90,29 @@ def build_hierarchy(
         order=tuple(order),
         depth=depth,
         children={k: tuple(v) for k, v in children.items()},
+        tops=tuple(tops),
     )
+
+
+def _of_rows(rows: Iterable[Mapping[str, Any]], root_entity: str | None) -> Hierarchy:
+    pairs = (
+        (str(r["entity_id"]), None if r.get("parent_id") is None else str(r["parent_id"]))
+        for r in rows
+    )
+    return build_hierarchy(pairs, root_entity)
+
+
+def entity_order(rows: Iterable[Mapping[str, Any]], root_entity: str | None) -> list[str]:
+    """The entities a report shows, in display order: ``root_entity``'s subtree when it is
+    set, else every entity (depth first from the top, children by id)."""
+    hierarchy = _of_rows(rows, root_entity)
+    return hierarchy.subtree(root_entity) if root_entity is not None else hierarchy.ids
+
+
+def root_entities(rows: Iterable[Mapping[str, Any]], root_entity: str | None) -> list[str]:
+    """The entities shown first: ``root_entity``, else every entity at the top."""
+    hierarchy = _of_rows(rows, root_entity)
+    return [root_entity] if root_entity is not None else sorted(hierarchy.tops)
 
 
 def _subtree(children: Mapping[str, Sequence[str]], entity_id: str) -> list[str]:
@@ -95,11 +120,3 @@ def _subtree(children: Mapping[str, Sequence[str]], entity_id: str) -> list[str]
     for child in children.get(entity_id, []):
         found.extend(_subtree(children, child))
     return found
-
-
-def did_you_mean(word: str, choices: Iterable[str]) -> str:
-    """`` (did you mean 'x'?)`` for the closest of ``choices``, or an empty string."""
-    import difflib
-
-    close = difflib.get_close_matches(word, sorted(choices), n=1)
-    return f" (did you mean '{close[0]}'?)" if close else ""

@@ -15,9 +15,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from soekpi.engine.plan import COVERAGE, GAP, VALUE, SourceQuery
 from soekpi.base.errors import InputError, RuntimeFailure, SoekpiError, WarehouseOutOfMemory
-from soekpi.warehouse.schema import quote
+from soekpi.base.sqltext import quote
+from soekpi.engine.plan import COVERAGE, GAP, VALUE, SourceQuery
 
 if TYPE_CHECKING:
     import duckdb

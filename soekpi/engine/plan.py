@@ -44,8 +44,8 @@ from dataclasses import dataclass, field
 from datetime import date
 
 from soekpi.base.calendar import Cycle, FiscalSettings
+from soekpi.base.sqltext import literal, quote
 from soekpi.catalogue.model import STOCK_AGGS, Catalogue, Measure, Source
-from soekpi.warehouse.schema import literal, quote
 
 #: The window of everything up to a cycle's end starts here.
 BEGINNING = date(1, 1, 1)

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 from soekpi.base.errors import InputError, Location, UsageError
+from soekpi.engine.hierarchy import entity_order, root_entities
 from soekpi.report import charts
 from soekpi.report.format import NULL, change, md_escape, number, with_unit
 
@@ -220,49 +221,6 @@ class Context:
 
 
 # ------------------------------------------------------------------------------ helpers
-
-
-def entity_order(hierarchy: Sequence[Mapping[str, Any]], root_entity: str | None) -> list[str]:
-    """Entity ids depth first from the root(s), children in id order. The roots are
-    ``root_entity`` when set, else the entities without a parent."""
-    ids = {str(r["entity_id"]) for r in hierarchy}
-    children: dict[str | None, list[str]] = {}
-    for r in hierarchy:
-        parent = r.get("parent_id")
-        key = None if parent is None or str(parent) not in ids else str(parent)
-        children.setdefault(key, []).append(str(r["entity_id"]))
-    if root_entity is not None:
-        if root_entity not in ids:
-            raise UsageError(
-                f"soekpi.yaml: root_entity '{root_entity}' is not an entity of the hierarchy"
-            )
-        roots = [root_entity]
-    else:
-        roots = sorted(children.get(None, []))
-    order: list[str] = []
-    seen: set[str] = set()
-    stack = list(reversed(roots))
-    while stack:
-        node = stack.pop()
-        if node in seen:
-            continue
-        seen.add(node)
-        order.append(node)
-        stack.extend(reversed(sorted(children.get(node, []))))
-    return order
-
-
-def root_entities(hierarchy: Sequence[Mapping[str, Any]], root_entity: str | None) -> list[str]:
-    """The entities shown first: ``root_entity`` or every entity without a parent."""
-    if root_entity is not None:
-        entity_order(hierarchy, root_entity)  # validates it
-        return [root_entity]
-    ids = {str(r["entity_id"]) for r in hierarchy}
-    return sorted(
-        str(r["entity_id"])
-        for r in hierarchy
-        if r.get("parent_id") is None or str(r["parent_id"]) not in ids
-    )
 
 
 def _rows(frame: Any) -> list[dict[str, Any]]:

@@ -113,8 +113,9 @@ def write_report(
     kept as ``<cycle>.prev``)."""
     from soekpi import __version__
     from soekpi.engine import compute, resolve
+    from soekpi.engine.hierarchy import root_entities
     from soekpi.report.format import timestamp
-    from soekpi.report.render import TREND_CYCLES, ReportData, load_messages, root_entities
+    from soekpi.report.render import TREND_CYCLES, ReportData, load_messages
 
     chosen = _check_formats(formats)
     language = lang or ws.language

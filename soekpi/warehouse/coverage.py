@@ -18,7 +18,8 @@ from datetime import date
 from typing import TYPE_CHECKING
 
 from soekpi.base.calendar import Cycle, cycle_containing
-from soekpi.warehouse.schema import existing_tables, quote, table_sources
+from soekpi.base.sqltext import quote
+from soekpi.warehouse.schema import existing_tables, table_sources
 
 if TYPE_CHECKING:
     import duckdb

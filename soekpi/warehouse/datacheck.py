@@ -12,7 +12,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from soekpi.base.errors import Location, Problem
-from soekpi.warehouse.schema import existing_tables, literal, quote, sql_type, table_drift
+from soekpi.base.sqltext import literal, quote, sql_type
+from soekpi.warehouse.schema import existing_tables, table_drift
 
 if TYPE_CHECKING:
     import duckdb

@@ -50,7 +50,8 @@ import json
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
-from soekpi.warehouse.schema import existing_tables, quote, sql_type, table_sources
+from soekpi.base.sqltext import quote, sql_type
+from soekpi.warehouse.schema import existing_tables, table_sources
 
 if TYPE_CHECKING:
     import duckdb

@@ -34,9 +34,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from soekpi.base.errors import ClosedCycleError, InputError, Location, UsageError
+from soekpi.base.sqltext import literal, quote, sql_type
 from soekpi.warehouse.hashing import record_fingerprints
 from soekpi.warehouse.readers import ROW, read_raw
-from soekpi.warehouse.schema import ensure_schema, literal, quote, sql_type, table_drift
+from soekpi.warehouse.schema import ensure_schema, table_drift
 
 if TYPE_CHECKING:
     import duckdb

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from soekpi.base.errors import InputError, Location
-from soekpi.warehouse.schema import literal, quote
+from soekpi.base.sqltext import literal, quote
 
 if TYPE_CHECKING:
     import duckdb

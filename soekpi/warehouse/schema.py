@@ -14,23 +14,13 @@ import re
 from typing import TYPE_CHECKING
 
 from soekpi.base.errors import Location, Problem
+from soekpi.base.sqltext import quote, sql_type
 
 if TYPE_CHECKING:
     import duckdb
 
     from soekpi.catalogue.model import Catalogue, Source
 
-_SQL_TYPES = {
-    "varchar": "VARCHAR",
-    "integer": "INTEGER",
-    "bigint": "BIGINT",
-    "double": "DOUBLE",
-    "boolean": "BOOLEAN",
-    "date": "DATE",
-    "timestamp": "TIMESTAMP",
-    "json": "JSON",
-}
-_DECIMAL = re.compile(r"^decimal\(\s*(\d+)\s*,\s*(\d+)\s*\)$")
 
 # name → (columns as (name, type, required), primary key); see docs/architecture.md
 _SYSTEM_TABLES: dict[str, tuple[list[tuple[str, str, bool]], tuple[str, ...]]] = {
@@ -97,27 +87,6 @@ _SYSTEM_TABLES: dict[str, tuple[list[tuple[str, str, bool]], tuple[str, ...]]] =
     ),
 }
 SYSTEM_TABLES = tuple(_SYSTEM_TABLES)
-
-
-def quote(name: str) -> str:
-    """A SQL identifier, double-quoted."""
-    return '"' + name.replace('"', '""') + '"'
-
-
-def literal(value: object) -> str:
-    """A SQL string literal."""
-    return "'" + str(value).replace("'", "''") + "'"
-
-
-def sql_type(type_name: str) -> str:
-    """The DuckDB type of a contract type: ``decimal(18,2)`` → ``DECIMAL(18,2)``."""
-    match = _DECIMAL.match(type_name.strip().lower())
-    if match:
-        return f"DECIMAL({int(match.group(1))},{int(match.group(2))})"
-    try:
-        return _SQL_TYPES[type_name.strip().lower()]
-    except KeyError:
-        raise ValueError(f"unknown column type {type_name!r}") from None
 
 
 def system_sources() -> dict[str, Source]:

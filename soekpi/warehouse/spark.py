@@ -557,7 +557,8 @@ def spark_fingerprints(reader: SparkReader, catalogue: Catalogue) -> dict[str, d
     (row SHA-256s summed as two 64-bit halves), over Spark's text of each value. Stable on
     one engine; not comparable with a DuckDB fingerprint (the engines print values
     differently)."""
-    from soekpi.warehouse.schema import sql_type, table_sources
+    from soekpi.base.sqltext import sql_type
+    from soekpi.warehouse.schema import table_sources
 
     def backtick(name: str) -> str:
         return "`" + name.replace("`", "``") + "`"

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from catalogue_workspace import KPIS, SOURCES, BuildWorkspace
 
-from soekpi.catalogue.validate import check_catalogue, load_catalogue
 from soekpi.base.errors import CatalogueError, ExitCode
+from soekpi.catalogue.validate import check_catalogue, load_catalogue
 
 KPI_KEYS = (
     "name, description, category, unit, decimals, type, scale, window, direction, thresholds, "

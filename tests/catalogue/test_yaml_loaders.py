@@ -10,8 +10,8 @@ import pytest
 import yaml
 
 from soekpi.base import yamlio
-from soekpi.base.yamlio import YamlList, YamlMap, parse_yaml
 from soekpi.base.errors import InputError
+from soekpi.base.yamlio import YamlList, YamlMap, parse_yaml
 
 ROOT = Path(__file__).resolve().parents[2]
 

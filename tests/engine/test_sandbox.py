@@ -9,8 +9,8 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from soekpi.catalogue.model import Catalogue
 from soekpi.base.errors import ExitCode, InputError, WarehouseLocked
+from soekpi.catalogue.model import Catalogue
 from soekpi.warehouse.sandbox import sandbox
 from soekpi.workspace import Workspace
 

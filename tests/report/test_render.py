@@ -9,11 +9,11 @@ import pytest
 from conftest import HOSTILE_NAMES, assert_snapshot, hand_data, hand_result
 
 from soekpi.base.errors import InputError, UsageError
+from soekpi.engine.hierarchy import entity_order
 from soekpi.report.charts import STATUSES
 from soekpi.report.render import (
     I18N_DIR,
     build_context,
-    entity_order,
     load_messages,
     render_html,
     render_markdown,

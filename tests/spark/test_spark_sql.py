@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from soekpi.cli import app
 from soekpi.base.errors import InputError
+from soekpi.cli import app
 from soekpi.warehouse.spark import to_spark_sql
 
 TABLES = {"ledger", "tickets"}

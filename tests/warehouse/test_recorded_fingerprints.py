@@ -16,9 +16,9 @@ import pytest
 from wh_workspace import ENTITIES, HEADER, Invoke, query, warehouse, write
 
 from soekpi.catalogue import load_catalogue
-from soekpi.warehouse.demo import DEMO_TABLES, build_demo
 from soekpi.init import init_workspace
 from soekpi.warehouse.connection import open_warehouse
+from soekpi.warehouse.demo import DEMO_TABLES, build_demo
 from soekpi.warehouse.hashing import source_fingerprints
 from soekpi.warehouse.load import load_files
 from soekpi.workspace import read_workspace
