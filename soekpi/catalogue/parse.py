@@ -373,50 +373,15 @@ def _column_type(entry: _Entry, value: Any) -> str | None:
 def _parse_column(
     out: ParsedCatalogue, file: str, source_id: str, name: str, body: Any, line: int
 ) -> Column | None:
+    """One column of a table source, or None when it has a mistake (each one recorded)."""
     what = f"source '{source_id}': column '{name}'"
-    if not _ID.match(name):
-        out.problems.append(
-            Problem(
-                Location(file, line),
-                f"{what}: a column name must start with a letter and hold only letters, "
-                "digits and _",
-            )
-        )
-        return None
-    if not isinstance(body, dict):
-        out.problems.append(
-            Problem(
-                Location(file, line),
-                f"{what}: must be a mapping such as {{type: varchar}}, not {describe(body)}",
-            )
-        )
+    if not _column_shape_ok(out, Location(file, line), what, name, body):
         return None
     entry = _Entry(out, file, what, body, line, COLUMN_KEYS)
     column_type = _column_type(entry, body.get("type"))
-    allowed_values: tuple[Any, ...] | None = None
-    raw_allowed = body.get("allowed")
-    if raw_allowed is not None:
-        if (
-            not isinstance(raw_allowed, list)
-            or not raw_allowed
-            or not all(
-                isinstance(v, str | int | float) and not isinstance(v, bool) for v in raw_allowed
-            )
-        ):
-            entry.fail("allowed", "must be a non-empty list of plain values")
-        else:
-            allowed_values = tuple(raw_allowed)
-    low, high = entry.number("min"), entry.number("max")
-    if low is not None and high is not None and low > high:
-        entry.fail("max", f"{number_text(high)} is below min {number_text(low)}")
-    references: tuple[str, str] | None = None
-    raw_ref = entry.text("references")
-    if raw_ref is not None:
-        parts = raw_ref.split(".")
-        if len(parts) != 2 or not all(parts):
-            entry.fail("references", f"'{raw_ref}' must be written source.column")
-        else:
-            references = (parts[0], parts[1])
+    allowed_values = _column_allowed(entry, body.get("allowed"))
+    low, high = _column_range(entry)
+    references = _column_references(entry)
     required = entry.flag("required")
     unique = entry.flag("unique")
     if not entry.ok or column_type is None:
@@ -434,6 +399,66 @@ def _parse_column(
     )
 
 
+def _column_shape_ok(
+    out: ParsedCatalogue, where: Location, what: str, name: str, body: Any
+) -> bool:
+    """Whether a column has a valid name and a mapping body; a problem is recorded when not."""
+    if not _ID.match(name):
+        out.problems.append(
+            Problem(
+                where,
+                f"{what}: a column name must start with a letter and hold only letters, "
+                "digits and _",
+            )
+        )
+        return False
+    if not isinstance(body, dict):
+        out.problems.append(
+            Problem(
+                where,
+                f"{what}: must be a mapping such as {{type: varchar}}, not {describe(body)}",
+            )
+        )
+        return False
+    return True
+
+
+def _column_allowed(entry: _Entry, raw_allowed: Any) -> tuple[Any, ...] | None:
+    """The column's ``allowed`` values: a non-empty list of plain values, or None."""
+    if raw_allowed is None:
+        return None
+    if (
+        not isinstance(raw_allowed, list)
+        or not raw_allowed
+        or not all(
+            isinstance(v, str | int | float) and not isinstance(v, bool) for v in raw_allowed
+        )
+    ):
+        entry.fail("allowed", "must be a non-empty list of plain values")
+        return None
+    return tuple(raw_allowed)
+
+
+def _column_range(entry: _Entry) -> tuple[float | None, float | None]:
+    """The column's ``min`` and ``max``; a max below the min is a problem (both are kept)."""
+    low, high = entry.number("min"), entry.number("max")
+    if low is not None and high is not None and low > high:
+        entry.fail("max", f"{number_text(high)} is below min {number_text(low)}")
+    return low, high
+
+
+def _column_references(entry: _Entry) -> tuple[str, str] | None:
+    """The (source, column) that ``references: source.column`` points at, or None."""
+    raw_ref = entry.text("references")
+    if raw_ref is None:
+        return None
+    parts = raw_ref.split(".")
+    if len(parts) != 2 or not all(parts):
+        entry.fail("references", f"'{raw_ref}' must be written source.column")
+        return None
+    return (parts[0], parts[1])
+
+
 def _parse_source(
     out: ParsedCatalogue,
     seen: dict[tuple[str, str], Location],
@@ -442,6 +467,7 @@ def _parse_source(
     body: Any,
     line: int,
 ) -> None:
+    """One source entry: a table (columns, primary key) or a view (sql)."""
     is_view = "sql" in body
     entry = _Entry(out, file, f"source '{eid}'", body, line, VIEW_KEYS if is_view else TABLE_KEYS)
     if not _register(out, seen, "source", entry, eid):
@@ -458,46 +484,9 @@ def _parse_source(
     columns_ok = True
     primary_key: tuple[str, ...] = ()
     if not is_view:
-        raw_columns = body.get("columns")
-        if raw_columns is None:
-            entry.missing("columns")
-            columns_ok = False
-        elif not isinstance(raw_columns, dict) or not raw_columns:
-            entry.fail("columns", "must be a mapping of column name → {type: ...}")
-            columns_ok = False
-        else:
-            for name, column_body in raw_columns.items():
-                column = _parse_column(
-                    out, file, eid, name, column_body, _line_of(raw_columns, name)
-                )
-                if column is None:
-                    columns_ok = False
-                else:
-                    columns[name] = column
-        raw_key = body.get("primary_key")
-        if isinstance(raw_key, str):
-            raw_key = [raw_key]
-        if raw_key is not None:
-            if not isinstance(raw_key, list) or not all(isinstance(k, str) for k in raw_key):
-                entry.fail("primary_key", "must be a list of column names")
-            elif len(set(raw_key)) != len(raw_key):
-                entry.fail("primary_key", "names a column twice")
-            else:
-                primary_key = tuple(raw_key)
-        if isinstance(raw_columns, dict):
-            for key in ("time_column", "entity_column"):
-                value = body.get(key)
-                if isinstance(value, str) and value not in raw_columns:
-                    entry.fail(key, _no_column(value, eid, raw_columns))
-            for name in primary_key:
-                if name not in raw_columns:
-                    entry.fail("primary_key", _no_column(name, eid, raw_columns))
-            if time_column in columns and columns[time_column].type not in ("date", "timestamp"):
-                entry.fail(
-                    "time_column",
-                    f"column '{time_column}' is {columns[time_column].type}; "
-                    "a time column must be date or timestamp",
-                )
+        columns, columns_ok = _table_columns(out, file, eid, entry, body.get("columns"))
+        primary_key = _primary_key(entry, body.get("primary_key"))
+        _check_named_columns(entry, eid, columns, time_column, primary_key)
     # A source with a broken column is left out, so that measures over it do not report the
     # column as missing; other mistakes are reported and the source is kept for later checks.
     if not columns_ok or (is_view and sql is None):
@@ -514,6 +503,68 @@ def _parse_source(
         table=table,
         location=entry.loc(),
     )
+
+
+def _table_columns(
+    out: ParsedCatalogue, file: str, eid: str, entry: _Entry, raw_columns: Any
+) -> tuple[dict[str, Column], bool]:
+    """The parsed columns of a table source, and whether every one of them was sound."""
+    columns: dict[str, Column] = {}
+    if raw_columns is None:
+        entry.missing("columns")
+        return columns, False
+    if not isinstance(raw_columns, dict) or not raw_columns:
+        entry.fail("columns", "must be a mapping of column name → {type: ...}")
+        return columns, False
+    columns_ok = True
+    for name, column_body in raw_columns.items():
+        column = _parse_column(out, file, eid, name, column_body, _line_of(raw_columns, name))
+        if column is None:
+            columns_ok = False
+        else:
+            columns[name] = column
+    return columns, columns_ok
+
+
+def _primary_key(entry: _Entry, raw_key: Any) -> tuple[str, ...]:
+    """The column names of ``primary_key`` (one name or a list); empty when absent or wrong."""
+    if isinstance(raw_key, str):
+        raw_key = [raw_key]
+    if raw_key is None:
+        return ()
+    if not isinstance(raw_key, list) or not all(isinstance(k, str) for k in raw_key):
+        entry.fail("primary_key", "must be a list of column names")
+    elif len(set(raw_key)) != len(raw_key):
+        entry.fail("primary_key", "names a column twice")
+    else:
+        return tuple(raw_key)
+    return ()
+
+
+def _check_named_columns(
+    entry: _Entry,
+    eid: str,
+    columns: dict[str, Column],
+    time_column: str | None,
+    primary_key: tuple[str, ...],
+) -> None:
+    """The time, entity and key columns a table names must be among its columns."""
+    raw_columns = entry.data.get("columns")
+    if not isinstance(raw_columns, dict):
+        return
+    for key in ("time_column", "entity_column"):
+        value = entry.data.get(key)
+        if isinstance(value, str) and value not in raw_columns:
+            entry.fail(key, _no_column(value, eid, raw_columns))
+    for name in primary_key:
+        if name not in raw_columns:
+            entry.fail("primary_key", _no_column(name, eid, raw_columns))
+    if time_column in columns and columns[time_column].type not in ("date", "timestamp"):
+        entry.fail(
+            "time_column",
+            f"column '{time_column}' is {columns[time_column].type}; "
+            "a time column must be date or timestamp",
+        )
 
 
 def _no_column(name: str, source_id: str, columns: Iterable[str]) -> str:
@@ -656,8 +707,7 @@ def _parse_kpi(
     body: Any,
     line: int,
 ) -> None:
-    from soekpi.catalogue.formula import FormulaError, parse_formula
-
+    """One KPI entry: the keys every KPI has, then the keys of its type."""
     entry = _Entry(out, file, f"kpi '{eid}'", body, line, KPI_KEYS)
     if not _register(out, seen, "kpi", entry, eid):
         return
@@ -671,29 +721,7 @@ def _parse_kpi(
     window = entry.choice("window", WINDOWS) or "cycle"
     direction = entry.choice("direction", DIRECTIONS)
     thresholds = _parse_thresholds(entry, direction)
-    fields: dict[str, Any] = {}
-    if kpi_type is not None:
-        own = TYPE_KEYS[kpi_type]
-        for key in body:
-            if key in KPI_KEYS and key not in COMMON_KPI_KEYS and key not in own:
-                entry.fail(
-                    key,
-                    f"does not apply to a kpi of type '{kpi_type}' "
-                    f"({kpi_type} uses {' and '.join(own)})",
-                )
-        if kpi_type == "composite":
-            fields["components"] = _parse_components(entry)
-        elif kpi_type == "growth":
-            fields["of"] = entry.text("of", required=True)
-            fields["compare"] = entry.choice("compare", COMPARES, required=True)
-        else:
-            for key in own:
-                fields[key] = entry.text(key, required=True)
-        if kpi_type == "derived" and fields.get("expr"):
-            try:
-                parse_formula(fields["expr"])
-            except FormulaError as exc:
-                entry.fail("expr", str(exc))
+    fields = {} if kpi_type is None else _type_fields(entry, kpi_type)
     if kpi_type is None or any(
         fields.get(key) is None for key in TYPE_KEYS[kpi_type] if key != "expr"
     ):
@@ -713,6 +741,35 @@ def _parse_kpi(
         location=entry.loc(),
         **fields,
     )
+
+
+def _type_fields(entry: _Entry, kpi_type: str) -> dict[str, Any]:
+    """The keys of a KPI's own type; keys of another type and a bad formula are problems."""
+    from soekpi.catalogue.formula import FormulaError, parse_formula
+
+    own = TYPE_KEYS[kpi_type]
+    for key in entry.data:
+        if key in KPI_KEYS and key not in COMMON_KPI_KEYS and key not in own:
+            entry.fail(
+                key,
+                f"does not apply to a kpi of type '{kpi_type}' "
+                f"({kpi_type} uses {' and '.join(own)})",
+            )
+    fields: dict[str, Any] = {}
+    if kpi_type == "composite":
+        fields["components"] = _parse_components(entry)
+    elif kpi_type == "growth":
+        fields["of"] = entry.text("of", required=True)
+        fields["compare"] = entry.choice("compare", COMPARES, required=True)
+    else:
+        for key in own:
+            fields[key] = entry.text(key, required=True)
+    if kpi_type == "derived" and fields.get("expr"):
+        try:
+            parse_formula(fields["expr"])
+        except FormulaError as exc:
+            entry.fail("expr", str(exc))
+    return fields
 
 
 def _parse_targets(out: ParsedCatalogue, file: str, data: Any) -> None:
