@@ -1,7 +1,15 @@
 """Where the built-in resources live: the default catalogue and the report templates.
 
-They sit at the top of the repository next to the package (the project is installed
-editable); a wheel would carry them under ``soekpi/_data/``, which is looked at first.
+``metrics/`` (the default catalogue) and ``reports/`` (the templates) are kept at the top
+of the repository, the only copy in git. They are found in one of two places:
+
+- an installed wheel (``pip install``, ``pipx install .``) carries them inside the package
+  as ``soekpi/_data/metrics`` and ``soekpi/_data/reports``: hatchling's ``force-include``
+  (pyproject.toml) maps the top-level folders there at build time. Looked at first.
+- an editable install (``pip install -e .``, what ``make venv`` does) imports the package
+  from the checkout, so they are the repository's own folders next to it, and edits show
+  at once. (Hatchling also copies them into ``site-packages/soekpi/_data`` then; that copy
+  is never read, since ``soekpi`` itself is imported from the checkout.)
 """
 
 from __future__ import annotations
