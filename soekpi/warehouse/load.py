@@ -320,6 +320,17 @@ class _FileLoader:
         """Duplicate keys in the file and against the table; references. Over the rows that
         passed the value checks."""
         checks: list[str] = []
+        for key in self._keys():
+            checks.extend(self._duplicate_checks(key))
+        for column in self.source.columns.values():
+            check = self._reference_check(column)
+            if check is not None:
+                checks.append(check)
+        if checks:
+            self.run(f"INSERT INTO {_ERR} " + " UNION ALL ".join(checks))
+
+    def _keys(self) -> list[tuple[str, ...]]:
+        """The primary key (when there is one), then every other unique column."""
         keys: list[tuple[str, ...]] = []
         if self.source.primary_key:
             keys.append(tuple(self.source.primary_key))
@@ -328,56 +339,57 @@ class _FileLoader:
             for c in self.source.columns.values()
             if c.unique and (c.name,) != tuple(self.source.primary_key)
         )
-        for key in keys:
-            cols = ", ".join(quote(k) for k in key)
-            label = ", ".join(key)
-            what = "primary key" if key == tuple(self.source.primary_key) else "unique column"
-            text = "concat_ws(', ', " + ", ".join(f"c.{quote(k)}::VARCHAR" for k in key) + ")"
-            head = literal(f"{what} ({label}) = (")
-            # NULL is no value: rows without one cannot be duplicates
-            has_key = " AND ".join(f"c.{quote(k)} IS NOT NULL" for k in key)
-            same_key = " AND ".join(f"d.{quote(k)} = c.{quote(k)}" for k in key)
+        return keys
+
+    def _duplicate_checks(self, key: tuple[str, ...]) -> list[str]:
+        """The SQL finding a key twice in the file, and a key already in the table."""
+        cols = ", ".join(quote(k) for k in key)
+        label = ", ".join(key)
+        what = "primary key" if key == tuple(self.source.primary_key) else "unique column"
+        text = "concat_ws(', ', " + ", ".join(f"c.{quote(k)}::VARCHAR" for k in key) + ")"
+        head = literal(f"{what} ({label}) = (")
+        # NULL is no value: rows without one cannot be duplicates
+        has_key = " AND ".join(f"c.{quote(k)} IS NOT NULL" for k in key)
+        same_key = " AND ".join(f"d.{quote(k)} = c.{quote(k)}" for k in key)
+        match = " AND ".join(f"t.{quote(k)} = c.{quote(k)}" for k in key)
+        return [
             # group first (duplicates are rare), then join back the few rows that have them
-            checks.append(
-                f"SELECT c.{ROW}, {literal(label)}, 'duplicate in file', {head} || {text} || "
-                f"') appears on ' || d.n || ' rows of the file: ' || array_to_string("
-                f"d.rows[1:{_SHOWN_ROWS}], ', ') || "
-                f"CASE WHEN d.n > {_SHOWN_ROWS} THEN ', …' ELSE '' END "
-                f"FROM {_CLEAN} c JOIN (SELECT {cols}, count(*) AS n, "
-                f"list_sort(list({ROW})) AS rows FROM {_CLEAN} c WHERE {has_key} "
-                f"GROUP BY ALL HAVING count(*) > 1) d ON {same_key}"
+            f"SELECT c.{ROW}, {literal(label)}, 'duplicate in file', {head} || {text} || "
+            f"') appears on ' || d.n || ' rows of the file: ' || array_to_string("
+            f"d.rows[1:{_SHOWN_ROWS}], ', ') || "
+            f"CASE WHEN d.n > {_SHOWN_ROWS} THEN ', …' ELSE '' END "
+            f"FROM {_CLEAN} c JOIN (SELECT {cols}, count(*) AS n, "
+            f"list_sort(list({ROW})) AS rows FROM {_CLEAN} c WHERE {has_key} "
+            f"GROUP BY ALL HAVING count(*) > 1) d ON {same_key}",
+            f"SELECT c.{ROW}, {literal(label)}, 'already in table', {head} || {text} || "
+            "') is already in the table; load with --mode replace to restate it' "
+            f"FROM {_CLEAN} c WHERE EXISTS (SELECT 1 FROM {self.table} t WHERE {match})",
+        ]
+
+    def _reference_check(self, column: Column) -> str | None:
+        """The SQL finding values of ``column`` missing from the table it references."""
+        if column.references is None or column.name not in self.present:
+            return None
+        ref_source, ref_column = column.references
+        target = self.catalogue.sources.get(ref_source)
+        if target is None or target.is_view:
+            return None
+        name = quote(column.name)
+        missing = f"' is not in {ref_source}.{ref_column}"
+        exists = (
+            f"EXISTS (SELECT 1 FROM {quote(target.table_name)} p "
+            f"WHERE p.{quote(ref_column)} = c.{name})"
+        )
+        if target.id == self.source.id:  # self reference: the file's own rows count too
+            exists += (
+                f" OR EXISTS (SELECT 1 FROM {_CLEAN} p WHERE p.{quote(ref_column)} = c.{name})"
             )
-            match = " AND ".join(f"t.{quote(k)} = c.{quote(k)}" for k in key)
-            checks.append(
-                f"SELECT c.{ROW}, {literal(label)}, 'already in table', {head} || {text} || "
-                "') is already in the table; load with --mode replace to restate it' "
-                f"FROM {_CLEAN} c WHERE EXISTS (SELECT 1 FROM {self.table} t WHERE {match})"
-            )
-        for column in self.source.columns.values():
-            if column.references is None or column.name not in self.present:
-                continue
-            ref_source, ref_column = column.references
-            target = self.catalogue.sources.get(ref_source)
-            if target is None or target.is_view:
-                continue
-            name = quote(column.name)
-            missing = f"' is not in {ref_source}.{ref_column}"
-            exists = (
-                f"EXISTS (SELECT 1 FROM {quote(target.table_name)} p "
-                f"WHERE p.{quote(ref_column)} = c.{name})"
-            )
-            if target.id == self.source.id:  # self reference: the file's own rows count too
-                exists += (
-                    f" OR EXISTS (SELECT 1 FROM {_CLEAN} p WHERE p.{quote(ref_column)} = c.{name})"
-                )
-            checks.append(
-                f"SELECT c.{ROW}, {literal(column.name)}, 'unknown reference', "
-                f"{literal(column.name + ': ')} || '''' || c.{name}::VARCHAR || "
-                f"{literal(missing)} "
-                f"FROM {_CLEAN} c WHERE c.{name} IS NOT NULL AND NOT ({exists})"
-            )
-        if checks:
-            self.run(f"INSERT INTO {_ERR} " + " UNION ALL ".join(checks))
+        return (
+            f"SELECT c.{ROW}, {literal(column.name)}, 'unknown reference', "
+            f"{literal(column.name + ': ')} || '''' || c.{name}::VARCHAR || "
+            f"{literal(missing)} "
+            f"FROM {_CLEAN} c WHERE c.{name} IS NOT NULL AND NOT ({exists})"
+        )
 
     def write(self, load_id: int, shown: str) -> tuple[int, tuple[tuple[str, int], ...]]:
         """Insert the good rows and the rejections; returns (rejected rows, by reason)."""
@@ -445,8 +457,43 @@ def load_files(
         summary = load_files(ws, catalogue, "financials", [Path("fin_2025q1.csv")])
         summary.rows_rejected   # 0 when every row passed
     """
-    from soekpi.warehouse.connection import current_user, open_warehouse
+    from soekpi.warehouse.connection import open_warehouse
 
+    source, shown = _checked_request(ws, catalogue, source_id, files, mode)
+    steps = _Steps(total=3 * len(files), progress=progress)
+    created = not ws.warehouse_path.exists()
+    try:
+        with open_warehouse(ws, write=True, wait=wait, purpose="soekpi load") as con:
+            results = _load_all(
+                con, catalogue, source, list(zip(files, shown, strict=True)), mode, steps
+            )
+    except BaseException:
+        if created:  # a failed first load leaves no empty warehouse behind
+            for leftover in (ws.warehouse_path, Path(f"{ws.warehouse_path}.wal")):
+                leftover.unlink(missing_ok=True)
+        raise
+    return LoadSummary(source=source.id, mode=mode, files=tuple(results))
+
+
+@dataclass
+class _Steps:
+    """Counts the steps of a load (read, checked, written per file) for the progress bar."""
+
+    total: int
+    progress: ProgressFn | None
+    step: int = 0
+
+    def tick(self, label: str) -> None:
+        """One more step done."""
+        self.step += 1
+        if self.progress is not None:
+            self.progress(self.step, self.total, label)
+
+
+def _checked_request(
+    ws: Workspace, catalogue: Catalogue, source_id: str, files: list[Path], mode: str
+) -> tuple[Source, list[str]]:
+    """The source to load and the files' shown names, once mode, source and files are sound."""
     if mode not in MODES:
         raise UsageError(f"--mode: '{mode}' is not one of {', '.join(MODES)}")
     source = table_source(catalogue, source_id)
@@ -456,88 +503,98 @@ def load_files(
     for path, name in zip(files, shown, strict=True):
         if not Path(path).is_file():
             raise InputError("no such file", Location(name))
-    step, total = 0, 3 * len(files)
+    return source, shown
 
-    def tick(label: str) -> None:
-        nonlocal step
-        step += 1
-        if progress is not None:
-            progress(step, total, label)
 
-    results: list[FileLoad] = []
-    created = not ws.warehouse_path.exists()
+def _load_all(
+    con: duckdb.DuckDBPyConnection,
+    catalogue: Catalogue,
+    source: Source,
+    files: list[tuple[Path, str]],
+    mode: str,
+    steps: _Steps,
+) -> list[FileLoad]:
+    """Every (file, shown name) in one transaction: committed whole, or rolled back."""
+    con.begin()
     try:
-        with open_warehouse(ws, write=True, wait=wait, purpose="soekpi load") as con:
-            con.begin()
-            try:
-                ensure_schema(con, catalogue)
-                drift = table_drift(con, source)
-                if drift:
-                    raise InputError(
-                        "; ".join(p.message for p in drift[:-1])
-                        + "; nothing was loaded (run 'soekpi check' for every finding)"
-                    )
-                for path, name in zip(files, shown, strict=True):
-                    digest = file_sha256(Path(path))
-                    if mode == "append":
-                        _already_loaded(con, source, digest, name)
-                    raw = read_raw(con, Path(path), name, _RAW)
-                    tick(f"{name}: read {raw.rows} rows")
-                    _header_problems(source, raw.columns, name)
-                    loader = _FileLoader(con, catalogue, source, raw.columns)
-                    loader.build_values()
-                    loader.value_checks()
-                    loader.closed_cycles(name)
-                    replaced = loader.replace_scope() if mode == "replace" else 0
-                    loader.key_checks()
-                    tick(f"{name}: checked")
-                    load_id = int(
-                        con.execute("SELECT coalesce(max(load_id), 0) + 1 FROM _loads").fetchall()[
-                            0
-                        ][0]
-                    )
-                    rejected, by_reason = loader.write(load_id, name)
-                    con.execute(
-                        "INSERT INTO _loads VALUES (?, ?, ?, ?, ?, ?, ?, ?, now()::TIMESTAMP, ?)",
-                        [
-                            load_id,
-                            source.id,
-                            name,
-                            digest,
-                            mode,
-                            raw.rows,
-                            raw.rows - rejected,
-                            rejected,
-                            current_user(),
-                        ],
-                    )
-                    tick(f"{name}: written")
-                    results.append(
-                        FileLoad(
-                            file=name,
-                            sha256=digest,
-                            load_id=load_id,
-                            rows_read=raw.rows,
-                            rows_loaded=raw.rows - rejected,
-                            rows_rejected=rejected,
-                            rows_replaced=replaced,
-                            rejected_by_reason=by_reason,
-                        )
-                    )
-                # the table's content hash, committed with its rows (warehouse/hashing.py)
-                record_fingerprints(con, [source.table_name])
-                for table in (_RAW, _VAL, _ERR, _CLEAN):
-                    con.execute(f"DROP TABLE IF EXISTS {table}")
-                con.commit()
-            except BaseException:
-                # a failed write (e.g. disk full) may already have aborted the transaction:
-                # a failing rollback must not hide the error that caused it
-                with contextlib.suppress(Exception):
-                    con.rollback()
-                raise
+        ensure_schema(con, catalogue)
+        drift = table_drift(con, source)
+        if drift:
+            raise InputError(
+                "; ".join(p.message for p in drift[:-1])
+                + "; nothing was loaded (run 'soekpi check' for every finding)"
+            )
+        results = [
+            _load_file(con, catalogue, source, Path(path), name, mode, steps)
+            for path, name in files
+        ]
+        # the table's content hash, committed with its rows (warehouse/hashing.py)
+        record_fingerprints(con, [source.table_name])
+        for table in (_RAW, _VAL, _ERR, _CLEAN):
+            con.execute(f"DROP TABLE IF EXISTS {table}")
+        con.commit()
     except BaseException:
-        if created:  # a failed first load leaves no empty warehouse behind
-            for leftover in (ws.warehouse_path, Path(f"{ws.warehouse_path}.wal")):
-                leftover.unlink(missing_ok=True)
+        # a failed write (e.g. disk full) may already have aborted the transaction:
+        # a failing rollback must not hide the error that caused it
+        with contextlib.suppress(Exception):
+            con.rollback()
         raise
-    return LoadSummary(source=source.id, mode=mode, files=tuple(results))
+    return results
+
+
+def _load_file(
+    con: duckdb.DuckDBPyConnection,
+    catalogue: Catalogue,
+    source: Source,
+    path: Path,
+    name: str,
+    mode: str,
+    steps: _Steps,
+) -> FileLoad:
+    """Read, check and write one file inside the open transaction."""
+    digest = file_sha256(path)
+    if mode == "append":
+        _already_loaded(con, source, digest, name)
+    raw = read_raw(con, path, name, _RAW)
+    steps.tick(f"{name}: read {raw.rows} rows")
+    _header_problems(source, raw.columns, name)
+    loader = _FileLoader(con, catalogue, source, raw.columns)
+    loader.build_values()
+    loader.value_checks()
+    loader.closed_cycles(name)
+    replaced = loader.replace_scope() if mode == "replace" else 0
+    loader.key_checks()
+    steps.tick(f"{name}: checked")
+    load_id = int(con.execute("SELECT coalesce(max(load_id), 0) + 1 FROM _loads").fetchall()[0][0])
+    rejected, by_reason = loader.write(load_id, name)
+    _record_load(con, load_id, source, name, digest, mode, raw.rows, rejected)
+    steps.tick(f"{name}: written")
+    return FileLoad(
+        file=name,
+        sha256=digest,
+        load_id=load_id,
+        rows_read=raw.rows,
+        rows_loaded=raw.rows - rejected,
+        rows_rejected=rejected,
+        rows_replaced=replaced,
+        rejected_by_reason=by_reason,
+    )
+
+
+def _record_load(
+    con: duckdb.DuckDBPyConnection,
+    load_id: int,
+    source: Source,
+    name: str,
+    digest: str,
+    mode: str,
+    rows: int,
+    rejected: int,
+) -> None:
+    """The file's row in the ledger ``_loads``."""
+    from soekpi.warehouse.connection import current_user
+
+    con.execute(
+        "INSERT INTO _loads VALUES (?, ?, ?, ?, ?, ?, ?, ?, now()::TIMESTAMP, ?)",
+        [load_id, source.id, name, digest, mode, rows, rows - rejected, rejected, current_user()],
+    )
