@@ -104,9 +104,20 @@ def project_risks(
     progress = catalogue.sources["project_progress"]
     if not (_table_exists(con, projects.table_name) and _table_exists(con, progress.table_name)):
         return None
+    base = _risk_query(catalogue)
+    return ProjectRisks(
+        over_budget=_fetch_risks(con, base, "cv < 0", "cv", [start, end, limit]),
+        behind_schedule=_fetch_risks(con, base, "sv < 0", "sv", [start, end, limit]),
+    )
+
+
+def _risk_query(catalogue: Catalogue) -> str:
+    """The SQL of every active project's summed figures (parameters: start, end)."""
+    projects = catalogue.sources["projects"]
+    progress = catalogue.sources["project_progress"]
     period = _quote(progress.time_column or "period")
     budget = "p.budget" if "budget" in projects.columns else "null"
-    base = f"""
+    return f"""
         with prog as (
             select project_id,
                    sum(planned_value)::double as pv,
@@ -127,29 +138,28 @@ def project_risks(
         where active = 1
     """
 
-    def fetch(where: str, order: str) -> list[ProjectRisk]:
-        rows = con.execute(
-            f"select * from ({base}) where {where} order by {order}, project_id limit ?",
-            [start, end, limit],
-        ).fetchall()
-        return [
-            ProjectRisk(
-                str(r[0]),
-                str(r[1] or ""),
-                str(r[2]),
-                r[3],
-                r[4],
-                r[5],
-                r[6],
-                r[7],
-                r[8],
-                r[9],
-                r[10],
-            )
-            for r in rows
-        ]
 
-    return ProjectRisks(
-        over_budget=fetch("cv < 0", "cv"),
-        behind_schedule=fetch("sv < 0", "sv"),
-    )
+def _fetch_risks(
+    con: Any, base: str, where: str, order: str, params: list[Any]
+) -> list[ProjectRisk]:
+    """The rows of ``base`` that match ``where``, worst first (params: start, end, limit)."""
+    rows = con.execute(
+        f"select * from ({base}) where {where} order by {order}, project_id limit ?",
+        params,
+    ).fetchall()
+    return [
+        ProjectRisk(
+            str(r[0]),
+            str(r[1] or ""),
+            str(r[2]),
+            r[3],
+            r[4],
+            r[5],
+            r[6],
+            r[7],
+            r[8],
+            r[9],
+            r[10],
+        )
+        for r in rows
+    ]

@@ -157,57 +157,53 @@ def table_drift(
     if not rows:
         return []
     actual = {c: _normalise_type(t) for c, t in rows}
-    problems = []
     prefix = f"source '{source.id}': table {name}"
+    messages = _column_drift(source, actual, prefix)
+    key = _key_drift(con, source, prefix)
+    if key is not None:
+        messages.append(key)
+    if messages:
+        messages.append(
+            f"{prefix} cannot take its contract as it stands; "
+            "rebuild the table (export, drop, reload) or revert "
+            "the contract change"
+        )
+    return [Problem(where, message) for message in messages]
+
+
+def _column_drift(source: Source, actual: dict[str, str], prefix: str) -> list[str]:
+    """Columns the table lacks, has with another type, or has beyond the contract."""
+    messages = []
     for column in source.columns.values():
         declared = sql_type(column.type)
         if column.name not in actual:
-            problems.append(
-                Problem(
-                    where,
-                    f"{prefix} has no column '{column.name}' "
-                    f"(the contract declares it {column.type})",
-                )
+            messages.append(
+                f"{prefix} has no column '{column.name}' (the contract declares it {column.type})"
             )
         elif actual[column.name] != _normalise_type(declared):
-            problems.append(
-                Problem(
-                    where,
-                    f"{prefix}: column '{column.name}' is "
-                    f"{actual[column.name]}, the contract declares "
-                    f"{declared}",
-                )
+            messages.append(
+                f"{prefix}: column '{column.name}' is "
+                f"{actual[column.name]}, the contract declares "
+                f"{declared}"
             )
     for column_name in sorted(set(actual) - set(source.columns)):
-        problems.append(
-            Problem(
-                where, f"{prefix} has column '{column_name}' that the contract does not declare"
-            )
-        )
+        messages.append(f"{prefix} has column '{column_name}' that the contract does not declare")
+    return messages
+
+
+def _key_drift(con: duckdb.DuckDBPyConnection, source: Source, prefix: str) -> str | None:
+    """How the table's primary key differs from the contract's, or None when it does not."""
     key_rows = con.execute(
         "select constraint_column_names from duckdb_constraints() "
         "where schema_name = 'main' and table_name = ? and constraint_type = 'PRIMARY KEY'",
-        [name],
+        [source.table_name],
     ).fetchall()
     actual_key = tuple(key_rows[0][0]) if key_rows else ()
-    if actual_key != tuple(source.primary_key):
-        shown = ", ".join(actual_key) or "none"
-        declared_key = ", ".join(source.primary_key) or "none"
-        problems.append(
-            Problem(
-                where, f"{prefix} has primary key ({shown}), the contract declares ({declared_key})"
-            )
-        )
-    if problems:
-        problems.append(
-            Problem(
-                where,
-                f"{prefix} cannot take its contract as it stands; "
-                "rebuild the table (export, drop, reload) or revert "
-                "the contract change",
-            )
-        )
-    return problems
+    if actual_key == tuple(source.primary_key):
+        return None
+    shown = ", ".join(actual_key) or "none"
+    declared_key = ", ".join(source.primary_key) or "none"
+    return f"{prefix} has primary key ({shown}), the contract declares ({declared_key})"
 
 
 def schema_drift(
