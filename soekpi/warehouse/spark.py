@@ -293,8 +293,20 @@ def to_spark_sql(
 
         to_spark_sql("select x::varchar from t where d < ?", [date(2026, 1, 1)], {"t"})
     """
+    tree = _one_statement(sql, params)
+    if tables is not None:
+        problem = statement_problem(tree, tables)
+        if problem:
+            raise InputError(f"refused to send SQL to Spark: {problem}")
+    out = tree.transform(_rewrite, copy=True)
+    if share is not None:
+        _share_ctes(out, share)
+    return str(out.sql(dialect="spark"))
+
+
+def _one_statement(sql: str, params: Sequence[Any] | None) -> Any:
+    """The syntax tree of ``sql`` (DuckDB dialect) with ``params`` bound; one statement only."""
     import sqlglot
-    from sqlglot import exp
 
     try:
         sql = _bind(sql, list(params or []))
@@ -304,69 +316,77 @@ def to_spark_sql(
         raise InputError(f"cannot translate SQL for Spark: {first}") from None
     if len(trees) != 1:
         raise InputError("only one statement at a time is sent to Spark")
-    tree = trees[0]
-    if tables is not None:
-        problem = statement_problem(tree, tables)
-        if problem:
-            raise InputError(f"refused to send SQL to Spark: {problem}")
+    return trees[0]
 
-    def rewrite(node: Any) -> Any:
-        if isinstance(node, exp.Table) and node.args.get("db") is not None:
-            return exp.to_table(_SYSTEM_VIEWS[node.name]).as_(node.alias_or_name)
-        if isinstance(node, exp.Table) and isinstance(node.this, exp.Func):
-            # duckdb_constraints(): Spark tables declare no constraints (an empty view)
-            return exp.to_table(_CONSTRAINTS_VIEW).as_(node.alias_or_name or "constraints")
-        if isinstance(node, exp.Cast) and isinstance(node.this, exp.Explode):
-            # Spark cannot cast a generator's output: cast the array it explodes instead.
-            to = exp.DataType(
-                this=exp.DataType.Type.ARRAY, expressions=[node.to.copy()], nested=True
-            )
-            return exp.Explode(this=exp.Cast(this=node.this.this.transform(rewrite), to=to))
-        if isinstance(node, exp.GenerateSeries):
-            # sqlglot does not visit the children of a replaced node: rewrite them first
-            for key in ("start", "end", "step"):
-                if node.args.get(key) is not None:
-                    node.set(key, node.args[key].transform(rewrite))
-            return _sequence(node)
-        if isinstance(node, exp.Cast) and node.to.is_type(exp.DataType.Type.DECIMAL):
-            inner = node.this
-            is_avg = isinstance(inner, exp.Avg) or (
-                isinstance(inner, exp.Filter) and isinstance(inner.this, exp.Avg)
-            )
-            if is_avg:
-                params_ = [int(p.this.name) for p in node.to.expressions]
-                precision, scale = [*params_, 18, 3][:2] if params_ else (18, 3)
-                avg = (
-                    _avg(inner.this, inner.expression)
-                    if isinstance(inner, exp.Filter)
-                    else _avg(inner, None)
-                )
-                return _decimal_from_double(avg, precision, scale)
-        if isinstance(node, exp.Div) and not node.args.get("typed"):
-            # DuckDB's '/' divides as DOUBLE whatever the operands; Spark keeps DECIMALs.
-            return exp.Div(
-                this=exp.cast(exp.paren(node.this.transform(rewrite)), "DOUBLE"),
-                expression=node.expression.transform(rewrite),
-            )
-        if isinstance(node, exp.DateDiff):
-            return _date_diff(
-                node.args.get("unit"),
-                node.expression.transform(rewrite),
-                node.this.transform(rewrite),
-            )
-        if isinstance(node, exp.Filter) and isinstance(node.this, exp.Avg):
-            return _avg(node.this, node.expression)
-        if isinstance(node, exp.Avg) and not isinstance(node.parent, exp.Filter):
-            return _avg(node, None)
-        return node
 
-    out = tree.transform(rewrite, copy=True)
-    if share is not None:
-        for cte in out.find_all(exp.CTE):
-            if cte.alias_or_name in SHARED_CTES:
-                name = share(cte.this.sql(dialect="spark"))
-                cte.set("this", exp.select("*").from_(exp.to_table(name)))
-    return str(out.sql(dialect="spark"))
+def _rewrite(node: Any) -> Any:
+    """One node of the DuckDB tree as Spark computes the same thing (see the module doc)."""
+    from sqlglot import exp
+
+    if isinstance(node, exp.Table) and node.args.get("db") is not None:
+        return exp.to_table(_SYSTEM_VIEWS[node.name]).as_(node.alias_or_name)
+    if isinstance(node, exp.Table) and isinstance(node.this, exp.Func):
+        # duckdb_constraints(): Spark tables declare no constraints (an empty view)
+        return exp.to_table(_CONSTRAINTS_VIEW).as_(node.alias_or_name or "constraints")
+    if isinstance(node, exp.Cast) and isinstance(node.this, exp.Explode):
+        # Spark cannot cast a generator's output: cast the array it explodes instead.
+        to = exp.DataType(this=exp.DataType.Type.ARRAY, expressions=[node.to.copy()], nested=True)
+        return exp.Explode(this=exp.Cast(this=node.this.this.transform(_rewrite), to=to))
+    if isinstance(node, exp.GenerateSeries):
+        # sqlglot does not visit the children of a replaced node: rewrite them first
+        for key in ("start", "end", "step"):
+            if node.args.get(key) is not None:
+                node.set(key, node.args[key].transform(_rewrite))
+        return _sequence(node)
+    if isinstance(node, exp.Cast) and node.to.is_type(exp.DataType.Type.DECIMAL):
+        decimal_avg = _decimal_avg(node)
+        if decimal_avg is not None:
+            return decimal_avg
+    if isinstance(node, exp.Div) and not node.args.get("typed"):
+        # DuckDB's '/' divides as DOUBLE whatever the operands; Spark keeps DECIMALs.
+        return exp.Div(
+            this=exp.cast(exp.paren(node.this.transform(_rewrite)), "DOUBLE"),
+            expression=node.expression.transform(_rewrite),
+        )
+    if isinstance(node, exp.DateDiff):
+        return _date_diff(
+            node.args.get("unit"),
+            node.expression.transform(_rewrite),
+            node.this.transform(_rewrite),
+        )
+    if isinstance(node, exp.Filter) and isinstance(node.this, exp.Avg):
+        return _avg(node.this, node.expression)
+    if isinstance(node, exp.Avg) and not isinstance(node.parent, exp.Filter):
+        return _avg(node, None)
+    return node
+
+
+def _decimal_avg(node: Any) -> Any | None:
+    """A cast of an AVG (filtered or not) to DECIMAL as DuckDB rounds it, or None for
+    another cast to DECIMAL."""
+    from sqlglot import exp
+
+    inner = node.this
+    is_avg = isinstance(inner, exp.Avg) or (
+        isinstance(inner, exp.Filter) and isinstance(inner.this, exp.Avg)
+    )
+    if not is_avg:
+        return None
+    params_ = [int(p.this.name) for p in node.to.expressions]
+    precision, scale = [*params_, 18, 3][:2] if params_ else (18, 3)
+    avg = _avg(inner.this, inner.expression) if isinstance(inner, exp.Filter) else _avg(inner, None)
+    return _decimal_from_double(avg, precision, scale)
+
+
+def _share_ctes(out: Any, share: Callable[[str], str]) -> None:
+    """Replace the body of every CTE in :data:`SHARED_CTES` by a read of the table ``share``
+    names for it."""
+    from sqlglot import exp
+
+    for cte in out.find_all(exp.CTE):
+        if cte.alias_or_name in SHARED_CTES:
+            name = share(cte.this.sql(dialect="spark"))
+            cte.set("this", exp.select("*").from_(exp.to_table(name)))
 
 
 # ----------------------------------------------------------------------------- the reader
