@@ -34,6 +34,7 @@ lint: venv
 	$(BIN)/ruff check soekpi tests benchmarks
 	$(BIN)/ruff format --check soekpi tests benchmarks
 	$(BIN)/mypy
+	$(BIN)/lint-imports
 
 bench: venv
 	$(BIN)/python benchmarks/bench.py $(BENCH_ARGS)

@@ -22,7 +22,8 @@ def main() -> None:
     import polars as pl
 
     from soekpi.catalogue import load_catalogue
-    from soekpi.engine.compute import _needed_cycles, resolve
+    from soekpi.engine import resolve
+    from soekpi.engine.compute import _needed_cycles
     from soekpi.engine.hierarchy import build_hierarchy
     from soekpi.engine.measures import read_entities
     from soekpi.engine.plan import Window, closure_sql, plan_measures, window_of

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import os
 import re
+import secrets
+import shutil
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -226,3 +229,103 @@ def _warehouse_settings(data: Any, root: Path, fail: Any) -> WarehouseSettings:
             conf={str(k): str(v) for k, v in conf.items()},
         )
     raise fail("warehouse.engine", f"must be 'duckdb' or 'spark', not {engine!r}", raw)
+
+
+# ------------------------------------------------------------------ a new workspace
+
+WORKSPACE_YAML = """\
+# soekpi workspace settings. Every key is optional: the values below are the defaults,
+# written out so that you can see what there is to change.
+
+# The DuckDB file holding the data, relative to this folder.
+warehouse: data/warehouse.duckdb
+
+# The KPI catalogue: a folder (every *.yaml / *.yml in it, sorted) or a list of
+# files and folders, e.g. [metrics, extra/board.yaml].
+catalogue: metrics
+
+# A folder whose templates override the built-in report templates by file name.
+templates: null
+
+# Where report runs are written: <output>/<cycle>/.
+output: out
+
+fiscal_year:
+  # The first calendar month of the fiscal year, 1..12: 1 (January) for Chinese SOEs,
+  # 4 (April) or 7 (July) elsewhere.
+  start_month: 1
+  # A fiscal year is named by the calendar year it ends in (end) or starts in (start).
+  label: end
+
+# Report language: en or zh-CN.
+language: en
+
+# The entity shown first at the top of reports (null: the entities without a parent).
+root_entity: null
+"""
+
+
+def check_new_workspace(directory: Path) -> Path:
+    """The folder ``directory`` resolved, once it is known to be new or empty; a UsageError
+    (nothing written) when it is already a workspace, not a folder, or not empty."""
+    target = directory.expanduser().resolve()
+    if not target.exists():
+        return target
+    if not target.is_dir():
+        raise UsageError(f"'{directory}' exists and is not a folder; nothing was written")
+    if (target / WORKSPACE_FILE).exists():
+        raise UsageError(
+            f"'{directory}' is already a soekpi workspace ({WORKSPACE_FILE} exists); "
+            "nothing was written"
+        )
+    if any(target.iterdir()):
+        raise UsageError(
+            f"'{directory}' is not empty; choose a new or empty folder (nothing was written)"
+        )
+    return target
+
+
+def create_workspace(
+    target: Path, catalogue_dir: Path, fill: Callable[[Workspace], None] | None = None
+) -> Workspace:
+    """Create a workspace at ``target`` (checked by :func:`check_new_workspace`) with the
+    catalogue files of ``catalogue_dir``; ``fill`` then writes its warehouse (the demo).
+
+    It is built in a hidden sibling folder and renamed into place, so a create that fails
+    (or is interrupted) leaves nothing behind."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    _clean_stale_builds(target)
+    # A hidden sibling on the same file system, so that the final rename is atomic.
+    building = target.parent / f".{target.name}.init-{os.getpid()}-{secrets.token_hex(4)}"
+    building.mkdir()
+    try:
+        (building / "metrics").mkdir()
+        for source in sorted(catalogue_dir.iterdir()):
+            if source.suffix in (".yaml", ".yml") and source.is_file():
+                shutil.copyfile(source, building / "metrics" / source.name)
+        (building / WORKSPACE_FILE).write_text(WORKSPACE_YAML, encoding="utf-8")
+        (building / "data").mkdir()
+        if fill is not None:
+            fill(read_workspace(building))
+        os.rename(building, target)  # replaces an empty folder; fails if one appeared meanwhile
+    except BaseException:
+        shutil.rmtree(building, ignore_errors=True)
+        raise
+    return read_workspace(target)
+
+
+def _clean_stale_builds(target: Path) -> None:
+    """Remove the hidden build folders of earlier inits of ``target`` whose process is gone
+    (an init killed with ``kill -9`` cannot remove its own)."""
+    prefix = f".{target.name}.init-"
+    for entry in sorted(target.parent.iterdir()):
+        pid, _, token = entry.name.removeprefix(prefix).partition("-")
+        if not entry.name.startswith(prefix) or not pid.isdigit() or len(token) != 8:
+            continue
+        try:
+            os.kill(int(pid), 0)
+            continue  # still building
+        except ProcessLookupError:
+            shutil.rmtree(entry, ignore_errors=True)
+        except OSError:
+            continue

@@ -6,6 +6,7 @@ import re
 from pathlib import Path
 
 import pytest
+from helpers import catalogue_workspace
 from typer.testing import CliRunner
 
 from soekpi.cli import app
@@ -83,16 +84,8 @@ def table_cells(out: str) -> list[list[str]]:
     return [[cell.strip() for cell in row] for row in rows]
 
 
-def make_workspace(root: Path, files: dict[str, str]) -> Path:
-    (root / "metrics").mkdir(parents=True)
-    (root / "soekpi.yaml").write_text("", encoding="utf-8")
-    for name, text in files.items():
-        (root / "metrics" / name).write_text(text, encoding="utf-8")
-    return root
-
-
 def test_check_lists_ten_mistakes_in_three_files(tmp_path: Path) -> None:
-    ws = make_workspace(tmp_path / "ws", TEN_MISTAKES)
+    ws = catalogue_workspace(tmp_path / "ws", TEN_MISTAKES, settings="")
     code, out, err = run("-w", str(ws), "check")
     assert code == 2
     assert out == ""
@@ -188,12 +181,12 @@ def test_init_refuses_a_workspace_or_a_non_empty_folder(
 
 
 def test_a_failed_init_leaves_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    import soekpi.init
+    import soekpi.workspace
 
     def broken(path: Path, *args: object, **kwargs: object) -> None:
         raise OSError(28, "No space left on device", str(path))
 
-    monkeypatch.setattr(soekpi.init.shutil, "copyfile", broken)
+    monkeypatch.setattr(soekpi.workspace.shutil, "copyfile", broken)
     code, _, err = run("init", str(tmp_path / "ws"))
     assert code == 3
     assert err.startswith("error: disk full while writing ")
@@ -201,7 +194,7 @@ def test_a_failed_init_leaves_nothing(tmp_path: Path, monkeypatch: pytest.Monkey
 
 
 def test_kpis_lists_the_catalogue(tmp_path: Path) -> None:
-    ws = make_workspace(tmp_path / "ws", {"a.yaml": SMALL})
+    ws = catalogue_workspace(tmp_path / "ws", {"a.yaml": SMALL}, settings="")
     code, out, err = run("-w", str(ws), "kpis")
     assert (code, err) == (0, "")
     cells = table_cells(out)
@@ -216,7 +209,7 @@ def test_kpis_lists_the_catalogue(tmp_path: Path) -> None:
 
 
 def test_kpis_shows_one_kpi_in_full(tmp_path: Path) -> None:
-    ws = make_workspace(tmp_path / "ws", {"a.yaml": SMALL})
+    ws = catalogue_workspace(tmp_path / "ws", {"a.yaml": SMALL}, settings="")
     code, out, err = run("-w", str(ws), "kpis", "cost_income_ratio")
     assert (code, err) == (0, "")
     assert table_cells(out) == [
@@ -244,7 +237,7 @@ def test_kpis_shows_one_kpi_in_full(tmp_path: Path) -> None:
 
 
 def test_kpis_with_an_unknown_id(tmp_path: Path) -> None:
-    ws = make_workspace(tmp_path / "ws", {"a.yaml": SMALL})
+    ws = catalogue_workspace(tmp_path / "ws", {"a.yaml": SMALL}, settings="")
     code, out, err = run("-w", str(ws), "kpis", "cost_incom_ratio")
     assert (code, out) == (2, "")
     assert err == (
@@ -305,7 +298,7 @@ sources:
       period: {type: date, required: true}
       amount: {type: "decimal(18,2)"%s}
 """
-    ws = make_workspace(tmp_path / "ws", {"a.yaml": contract % ""})
+    ws = catalogue_workspace(tmp_path / "ws", {"a.yaml": contract % ""}, settings="")
     data = tmp_path / "sales.csv"
     data.write_text("period,amount\n2026-01-01,100\n2026-02-01,250.5\n", encoding="utf-8")
     assert run("-w", str(ws), "load", "sales", str(data))[0] == 0

@@ -3,26 +3,27 @@
 from __future__ import annotations
 
 import importlib.util
-from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
 from typing import Any
 
 import pytest
+from helpers import DEMO_TODAY
 from typer.testing import CliRunner
 
+from soekpi.api import init as init_workspace
 from soekpi.base.calendar import Cycle, FiscalSettings
 from soekpi.base.errors import UsageError
 from soekpi.catalogue import load_catalogue
 from soekpi.catalogue.model import Catalogue
 from soekpi.cli import app
-from soekpi.init import init_workspace
 from soekpi.warehouse.connection import open_warehouse
 from soekpi.warehouse.demo import DEMO_TABLES, build_demo, demo_months, fill_demo, unit_counts
 from soekpi.warehouse.schema import ensure_schema
 from soekpi.workspace import Workspace, read_workspace
 
-TODAY = "2026-11-29"  # the quarter before is 2026-Q3 (start_month 1): data 2023-10 .. 2026-09
+# DEMO_TODAY is 2026-11-29: the quarter before is 2026-Q3 (start_month 1): data 2023-10 .. 2026-09
+TODAY = DEMO_TODAY
 SECTORS = ["energy", "finance", "manufacturing", "other", "telecom", "transport"]
 
 
@@ -32,14 +33,10 @@ def _today(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @pytest.fixture(scope="module")
-def demo_ws(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Workspace]:
-    """One scale-1 demo built through the command line, shared by the read-only tests."""
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("SOEKPI_TODAY", TODAY)
-        root = tmp_path_factory.mktemp("demo") / "acme"
-        result = CliRunner().invoke(app, ["init", str(root), "--demo"])
-        assert result.exit_code == 0, result.output
-        yield read_workspace(root)
+def demo_ws(demo_root: Path) -> Workspace:
+    """One scale-1 demo built through the command line on TODAY (the ``demo_root`` fixture of
+    tests/conftest.py), shared by the read-only tests."""
+    return read_workspace(demo_root)
 
 
 def rows(ws: Workspace, sql: str) -> list[tuple[Any, ...]]:

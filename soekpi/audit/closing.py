@@ -14,6 +14,10 @@ from datetime import UTC, date, datetime
 from typing import TYPE_CHECKING, Any
 
 from soekpi.base.errors import UsageError
+from soekpi.catalogue import load_catalogue
+from soekpi.warehouse.connection import current_user, open_warehouse
+from soekpi.warehouse.coverage import resolve_on
+from soekpi.warehouse.schema import ensure_schema, existing_tables
 
 if TYPE_CHECKING:
     from soekpi.base.calendar import Cycle
@@ -48,20 +52,12 @@ class AuditEntry:
     reason: str | None
 
 
-def _user() -> str:
-    from soekpi.warehouse.connection import current_user
-
-    return current_user()
-
-
 def _now() -> datetime:
     return datetime.now(UTC).replace(tzinfo=None, microsecond=0)
 
 
 def closed_cycles(con: Any) -> list[ClosedCycle]:
     """Every closed cycle, by start date then name; [] when the warehouse has no such table."""
-    from soekpi.warehouse.schema import existing_tables
-
     if "_closed_cycles" not in existing_tables(con):
         return []
     rows = con.execute(
@@ -73,26 +69,12 @@ def closed_cycles(con: Any) -> list[ClosedCycle]:
 
 def audit_log(con: Any) -> list[AuditEntry]:
     """The audit log, oldest first."""
-    from soekpi.warehouse.schema import existing_tables
-
     if "_audit_log" not in existing_tables(con):
         return []
     rows = con.execute(
         'select id, "at", who, action, cycle, reason from _audit_log order by id'
     ).fetchall()
     return [AuditEntry(*row) for row in rows]
-
-
-def _resolve(ws: Workspace, catalogue: Any, text: str) -> Cycle:
-    from soekpi.base.calendar import resolve_cycle
-
-    def latest() -> Cycle | None:
-        from soekpi.engine import latest_cycle
-
-        found: Cycle | None = latest_cycle(ws, catalogue)
-        return found
-
-    return resolve_cycle(text, ws.fiscal, latest=latest)
 
 
 def _manifest_sha256(ws: Workspace, cycle: Cycle) -> str | None:
@@ -118,22 +100,18 @@ def close_cycle(
     """Close ``cycle`` (a name, ``latest`` or ``previous``): loads touching its periods are then
     refused. Records who, when (UTC) and the sha256 of ``<output>/<cycle>/manifest.json`` when
     that run exists. Closing a closed cycle is a UsageError."""
-    from soekpi.catalogue import load_catalogue
-    from soekpi.warehouse.connection import open_warehouse
-    from soekpi.warehouse.schema import ensure_schema
-
     catalogue = load_catalogue(ws)
-    resolved = _resolve(ws, catalogue, cycle)
-    start, end = resolved.dates(ws.fiscal)
-    record = ClosedCycle(
-        cycle=resolved.name,
-        start_date=start,
-        end_date=end,
-        closed_by=who or _user(),
-        closed_at=_now(),
-        manifest_sha256=_manifest_sha256(ws, resolved),
-    )
     with open_warehouse(ws, write=True) as con:
+        resolved = resolve_on(con, catalogue, ws.fiscal, cycle)
+        start, end = resolved.dates(ws.fiscal)
+        record = ClosedCycle(
+            cycle=resolved.name,
+            start_date=start,
+            end_date=end,
+            closed_by=who or current_user(),
+            closed_at=_now(),
+            manifest_sha256=_manifest_sha256(ws, resolved),
+        )
         ensure_schema(con, catalogue)
         for existing in closed_cycles(con):
             if existing.cycle == record.cycle:
@@ -175,13 +153,9 @@ def reopen_cycle(
         raise UsageError(
             "--reopen needs --reason TEXT: why the cycle is reopened is kept in the audit log"
         )
-    from soekpi.catalogue import load_catalogue
-    from soekpi.warehouse.connection import open_warehouse
-    from soekpi.warehouse.schema import ensure_schema
-
     catalogue = load_catalogue(ws)
-    resolved = _resolve(ws, catalogue, cycle)
     with open_warehouse(ws, write=True) as con:
+        resolved = resolve_on(con, catalogue, ws.fiscal, cycle)
         ensure_schema(con, catalogue)
         found = [c for c in closed_cycles(con) if c.cycle == resolved.name]
         if not found:
@@ -189,7 +163,7 @@ def reopen_cycle(
         con.execute("BEGIN TRANSACTION")
         try:
             con.execute("delete from _closed_cycles where cycle = ?", [resolved.name])
-            _append_log(con, _now(), who or _user(), "reopen", resolved.name, reason.strip())
+            _append_log(con, _now(), who or current_user(), "reopen", resolved.name, reason.strip())
             con.execute("COMMIT")
         except BaseException:
             con.execute("ROLLBACK")

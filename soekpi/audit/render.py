@@ -7,13 +7,10 @@ documented in docs/audit.md.
 from __future__ import annotations
 
 import json
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from soekpi.audit.diff import FieldChange, OneSidedRow, RowChange, RunDiff
 from soekpi.audit.verify import FileMismatch, Verification
-
-if TYPE_CHECKING:
-    from rich.console import Group
 
 JSON_SCHEMA_VERSION = 1
 
@@ -48,7 +45,7 @@ def _status(change: RowChange) -> str:
     return change.new_status
 
 
-def _field(change: FieldChange) -> str:
+def field_text(change: FieldChange) -> str:
     return f"{change.field}: {format_value(change.old)} → {format_value(change.new)}"
 
 
@@ -173,7 +170,7 @@ def _md_table(header: list[str], rows: list[list[str]]) -> list[str]:
     return lines
 
 
-def _row_cells(change: RowChange) -> list[str]:
+def row_cells(change: RowChange) -> list[str]:
     return [
         change.entity,
         change.kpi,
@@ -185,7 +182,7 @@ def _row_cells(change: RowChange) -> list[str]:
     ]
 
 
-_ROW_HEADER = ["entity", "kpi", "old", "new", "change", "relative", "status"]
+ROW_HEADER = ["entity", "kpi", "old", "new", "change", "relative", "status"]
 
 
 def render_markdown(diff: RunDiff, heading: str = "soekpi diff") -> str:
@@ -199,11 +196,11 @@ def render_markdown(diff: RunDiff, heading: str = "soekpi diff") -> str:
     if diff.version:
         lines += ["## soekpi version", "", f"{diff.version.old} → {diff.version.new}", ""]
     if diff.settings:
-        lines += ["## Settings", ""] + [f"- `{_md_cell(_field(f))}`" for f in diff.settings]
+        lines += ["## Settings", ""] + [f"- `{_md_cell(field_text(f))}`" for f in diff.settings]
         lines.append("")
     if diff.rows:
         lines += ["## Values and statuses", ""]
-        lines += _md_table(_ROW_HEADER, [_row_cells(r) for r in diff.rows])
+        lines += _md_table(ROW_HEADER, [row_cells(r) for r in diff.rows])
     for side, rows in (("A", diff.only_in_a), ("B", diff.only_in_b)):
         if rows:
             lines += [f"## Only in {side}", ""]
@@ -215,7 +212,7 @@ def render_markdown(diff: RunDiff, heading: str = "soekpi diff") -> str:
         lines += ["## KPI definitions", ""]
         for d in diff.definitions:
             lines.append(f"- `{d.kpi}` {d.change}")
-            lines.extend(f"  - `{_md_cell(_field(f))}`" for f in d.fields)
+            lines.extend(f"  - `{_md_cell(field_text(f))}`" for f in d.fields)
         lines.append("")
     if diff.sources:
         lines += ["## Source data", ""]
@@ -236,59 +233,6 @@ def render_markdown(diff: RunDiff, heading: str = "soekpi diff") -> str:
     return "\n".join(lines).rstrip("\n") + "\n"
 
 
-def render_table(diff: RunDiff) -> Group:
-    """The diff as rich renderables for the terminal."""
-    from rich.console import Group
-    from rich.table import Table
-    from rich.text import Text
-
-    parts: list[Any] = [Text(title(diff), style="bold"), Text(summary(diff))]
-    if diff.version:
-        parts.append(Text(f"soekpi version: {diff.version.old} → {diff.version.new}"))
-    for f in diff.settings:
-        parts.append(Text(f"setting {_field(f)}"))
-    if diff.rows:
-        table = Table(title="values and statuses", title_justify="left")
-        for name in _ROW_HEADER:
-            table.add_column(
-                name, justify="right" if name in ("old", "new", "change", "relative") else "left"
-            )
-        for change in diff.rows:
-            table.add_row(*_row_cells(change))
-        parts.append(table)
-    for side, rows in (("A", diff.only_in_a), ("B", diff.only_in_b)):
-        if rows:
-            table = Table(title=f"only in {side}", title_justify="left")
-            for name in ("entity", "kpi", "value", "status"):
-                table.add_column(name)
-            for row in rows:
-                table.add_row(row.entity, row.kpi, format_value(row.value), row.status)
-            parts.append(table)
-    if diff.definitions:
-        table = Table(title="KPI definitions", title_justify="left")
-        table.add_column("kpi")
-        table.add_column("change")
-        table.add_column("fields")
-        for d in diff.definitions:
-            table.add_row(d.kpi, d.change, "\n".join(_field(f) for f in d.fields))
-        parts.append(table)
-    if diff.sources:
-        table = Table(title="source data", title_justify="left")
-        for name in ("source", "change", "old rows", "new rows", "old sha256", "new sha256"):
-            table.add_column(name)
-        for s in diff.sources:
-            table.add_row(
-                s.source,
-                s.change,
-                format_value(s.old_rows),
-                format_value(s.new_rows),
-                (s.old_sha256 or "")[:12],
-                (s.new_sha256 or "")[:12],
-            )
-        parts.append(table)
-    return Group(*parts)
-
-
 # ------------------------------------------------------------------------ verify
 
 
@@ -301,7 +245,7 @@ def verification_title(v: Verification) -> str:
     )
 
 
-def _file_text(f: FileMismatch) -> str:
+def file_text(f: FileMismatch) -> str:
     if f.actual_sha256 is None:
         return f"{f.file}: missing (manifest sha256 {f.expected_sha256[:12]})"
     return (
@@ -330,21 +274,9 @@ def verification_markdown(v: Verification) -> str:
     """The verification as a Markdown document for an audit file."""
     lines = ["# soekpi verify", "", f"**{_md_cell(verification_title(v))}**", ""]
     if v.files:
-        lines += ["## Output files", ""] + [f"- {_md_cell(_file_text(f))}" for f in v.files]
+        lines += ["## Output files", ""] + [f"- {_md_cell(file_text(f))}" for f in v.files]
         lines.append("")
     if v.diff.has_differences:
         body = render_markdown(v.diff, heading="Differences (A = the run, B = recomputation)")
         lines += ["#" + line if line.startswith("#") else line for line in body.splitlines()]
     return "\n".join(lines).rstrip("\n") + "\n"
-
-
-def verification_table(v: Verification) -> Group:
-    """The verification as rich renderables for the terminal."""
-    from rich.console import Group
-    from rich.text import Text
-
-    parts: list[Any] = [Text(verification_title(v), style="bold")]
-    parts.extend(Text(_file_text(f)) for f in v.files)
-    if v.diff.has_differences:
-        parts.append(render_table(v.diff))
-    return Group(*parts)

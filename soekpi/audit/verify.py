@@ -15,7 +15,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from soekpi.audit.diff import RunData, RunDiff, compare_runs, read_run
+from soekpi.base.calendar import parse_cycle
 from soekpi.base.errors import InputError, Location, SoekpiError
+from soekpi.catalogue import load_catalogue
+from soekpi.engine import kpi_result, on_warehouse, read_measures
+from soekpi.output import manifest_inputs, to_records
+from soekpi.warehouse.hashing import source_facts
 
 if TYPE_CHECKING:
     from soekpi.workspace import Workspace
@@ -61,11 +66,6 @@ def verify_run(ws: Workspace, run: Path) -> Verification:
 
 def recompute(ws: Workspace, archived: RunData) -> RunData:
     """The archived run's cycle recomputed now, as an in-memory run (no files written)."""
-    from soekpi.base.calendar import parse_cycle
-    from soekpi.catalogue import load_catalogue
-    from soekpi.engine import compute, to_records
-    from soekpi.report.run import manifest_inputs
-
     try:
         cycle = parse_cycle(archived.cycle)
     except SoekpiError:
@@ -74,9 +74,17 @@ def recompute(ws: Workspace, archived: RunData) -> RunData:
             Location(str(Path(archived.label) / "manifest.json")),
         ) from None
     catalogue = load_catalogue(ws)
-    result = compute(ws, catalogue, [cycle])
+    # The values and the sources' data hashes, recomputed from the rows on one connection.
+    result, sources = on_warehouse(
+        ws,
+        lambda con, folder: (
+            read_measures(con, folder, ws, catalogue, [cycle]),
+            source_facts(con, catalogue),
+        ),
+        lambda read: (kpi_result(read[0], catalogue), read[1]),
+    )
     records = [dict(r) for r in to_records(result) if r["cycle"] == cycle.name]
-    manifest: dict[str, Any] = manifest_inputs(ws, catalogue, cycle)
+    manifest: dict[str, Any] = manifest_inputs(ws.fiscal, catalogue, cycle, sources)
     return RunData(label=RECOMPUTATION, manifest=manifest, records=records)
 
 

@@ -10,9 +10,6 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import yaml
-from yaml.nodes import MappingNode, Node, SequenceNode
-
 from soekpi.base.errors import InputError, Location
 
 
@@ -34,79 +31,19 @@ class YamlList(list[Any]):
     item_lines: list[int]
 
 
-class _Located(yaml.constructor.SafeConstructor):
-    """Constructors that build :class:`YamlMap` / :class:`YamlList` with line numbers."""
-
-    def construct_mapping(self, node: MappingNode, deep: bool = False) -> YamlMap:  # type: ignore[override]
-        loader: Any = self
-        result = YamlMap()
-        result.line = node.start_mark.line + 1
-        result.key_lines = {}
-        loader.flatten_mapping(node)
-        for key_node, value_node in node.value:
-            key = loader.construct_object(key_node, deep=True)
-            if not isinstance(key, str | int | float | bool) and key is not None:
-                raise yaml.MarkedYAMLError(
-                    None, None, "mapping keys must be plain scalars", key_node.start_mark
-                )
-            key = str(key) if not isinstance(key, str) else key
-            if key in result:
-                raise yaml.MarkedYAMLError(
-                    None, None, f"duplicate key '{key}'", key_node.start_mark
-                )
-            result[key] = loader.construct_object(value_node, deep=True)
-            result.key_lines[key] = key_node.start_mark.line + 1
-        return result
-
-    def construct_sequence(self, node: SequenceNode, deep: bool = False) -> YamlList:
-        loader: Any = self
-        result = YamlList(loader.construct_object(child, deep=True) for child in node.value)
-        result.line = node.start_mark.line + 1
-        result.item_lines = [child.start_mark.line + 1 for child in node.value]
-        return result
-
-
-class _LocatedLoader(_Located, yaml.SafeLoader):
-    """The pure-Python loader: exact messages and lines for every problem."""
-
-    def compose_node(self, parent: Node | None, index: Any) -> Node | None:
-        if self.check_event(yaml.AliasEvent):
-            event = self.peek_event()  # type: ignore[no-untyped-call]
-            raise yaml.MarkedYAMLError(
-                None, None, "aliases (*name) are not allowed in soekpi YAML", event.start_mark
-            )
-        return super().compose_node(parent, index)
-
-
-class _AliasFound(yaml.YAMLError):
-    pass
-
-
-class _FastLocatedLoader(_Located, yaml.CSafeLoader):
-    """libyaml's parser with the same constructors, ten times faster on a catalogue. Any
-    problem (an alias: a node constructed twice) is reported by :class:`_LocatedLoader`."""
-
-    def construct_object(self, node: Node, deep: bool = False) -> Any:
-        if node in self.constructed_objects:
-            raise _AliasFound()
-        return super().construct_object(node, deep)
-
-
-_LOADERS: tuple[Any, ...] = (_LocatedLoader, _FastLocatedLoader)
-for _loader in _LOADERS:
-    _loader.add_constructor("tag:yaml.org,2002:map", _Located.construct_mapping)
-    _loader.add_constructor("tag:yaml.org,2002:seq", _Located.construct_sequence)
-
-
 def parse_yaml(text: str, file: str) -> Any:
     """Parse YAML text safely; a syntax problem raises InputError naming ``file:line``."""
+    import yaml  # PyYAML is imported on first use: ``soekpi --help`` stays fast
+
+    from soekpi.base._yamlloaders import FastLocatedLoader, LocatedLoader
+
     if getattr(yaml, "__with_libyaml__", False):
         try:
-            return yaml.load(text, Loader=_FastLocatedLoader)  # a CSafeLoader subclass
+            return yaml.load(text, Loader=FastLocatedLoader)  # a CSafeLoader subclass
         except yaml.YAMLError:
             pass  # the pure-Python loader says what and where
     try:
-        return yaml.load(text, Loader=_LocatedLoader)  # a SafeLoader subclass
+        return yaml.load(text, Loader=LocatedLoader)  # a SafeLoader subclass
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark is not None else None

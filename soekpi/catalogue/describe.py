@@ -1,18 +1,11 @@
-"""``soekpi kpis``: the catalogue as a table, or one KPI in full with its resolved formula.
-
-The functions return rich renderables; ``cli.py`` prints them.
-"""
+"""The catalogue described in words: every KPI one row, or one KPI in full with its resolved
+formula (what ``soekpi kpis`` shows; the CLI lays the rows out as tables)."""
 
 from __future__ import annotations
-
-from typing import TYPE_CHECKING
 
 from soekpi.base.errors import UsageError
 from soekpi.base.text import did_you_mean, number_text
 from soekpi.catalogue.model import Catalogue, Kpi, Measure
-
-if TYPE_CHECKING:
-    from rich.table import Table
 
 _COMPARE_TEXT = {
     "previous_cycle": "the previous cycle",
@@ -79,7 +72,8 @@ def formula_text(catalogue: Catalogue, kpi_id: str) -> str:
     return f"{kpi.id} = {body}"
 
 
-def _find(catalogue: Catalogue, kpi_id: str) -> Kpi:
+def find_kpi(catalogue: Catalogue, kpi_id: str) -> Kpi:
+    """The KPI ``kpi_id``; an unknown id is a UsageError with a did-you-mean."""
     kpi = catalogue.kpis.get(kpi_id)
     if kpi is None:
         raise UsageError(
@@ -89,15 +83,14 @@ def _find(catalogue: Catalogue, kpi_id: str) -> Kpi:
     return kpi
 
 
-def kpi_table(catalogue: Catalogue, language: str = "en") -> Table:
-    """Every KPI, one row each, sorted by category then id."""
-    from rich.table import Table
+#: The columns of :func:`kpi_rows`.
+KPI_COLUMNS = ("id", "name", "category", "type", "unit", "direction", "thresholds", "window")
 
-    table = Table(title=f"{len(catalogue.kpis)} KPIs")
-    for header in ("id", "name", "category", "type", "unit", "direction", "thresholds", "window"):
-        table.add_column(header)
-    for kpi in sorted(catalogue.kpis.values(), key=lambda k: (k.category, k.id)):
-        table.add_row(
+
+def kpi_rows(catalogue: Catalogue, language: str = "en") -> list[tuple[str, ...]]:
+    """Every KPI, one row of :data:`KPI_COLUMNS` each, sorted by category then id."""
+    return [
+        (
             kpi.id,
             kpi.label(language),
             kpi.category,
@@ -107,18 +100,15 @@ def kpi_table(catalogue: Catalogue, language: str = "en") -> Table:
             thresholds_text(kpi),
             kpi.window,
         )
-    return table
+        for kpi in sorted(catalogue.kpis.values(), key=lambda k: (k.category, k.id))
+    ]
 
 
-def kpi_detail(catalogue: Catalogue, kpi_id: str, language: str = "en") -> Table:
-    """One KPI in full: names, formula with its measures, thresholds, targets, inputs and the
-    place it is defined at. An unknown id raises UsageError with a did-you-mean."""
-    from rich.table import Table
-
-    kpi = _find(catalogue, kpi_id)
-    table = Table(title=f"{kpi.id}: {kpi.label(language)}", show_header=False)
-    table.add_column("field", style="bold")
-    table.add_column("value")
+def kpi_fields(catalogue: Catalogue, kpi_id: str, language: str = "en") -> list[tuple[str, str]]:
+    """One KPI in full, as (field, text) rows: names, formula with its measures, thresholds,
+    targets, inputs and the place it is defined at. An unknown id raises UsageError with a
+    did-you-mean."""
+    kpi = find_kpi(catalogue, kpi_id)
     rows: list[tuple[str, str]] = [("id", kpi.id)]
     rows.extend((f"name ({lang})", name) for lang, name in sorted(kpi.name.items()))
     rows += [
@@ -162,6 +152,4 @@ def kpi_detail(catalogue: Catalogue, kpi_id: str, language: str = "en") -> Table
     rows.append(("sources", ", ".join(sorted(catalogue.sources_of(kpi.id)))))
     if kpi.location is not None:
         rows.append(("defined at", str(kpi.location)))
-    for field, value in rows:
-        table.add_row(field, value)
-    return table
+    return rows

@@ -17,9 +17,19 @@ from typing import Annotated, Any, TypeVar
 
 import typer
 
-from soekpi import __version__
+from soekpi import __version__, api
+from soekpi.audit.render import (
+    render_json,
+    render_markdown,
+    verification_json,
+    verification_markdown,
+)
 from soekpi.base import console
 from soekpi.base.errors import ExitCode, SoekpiError, UsageError
+from soekpi.base.text import LANGUAGES
+from soekpi.cli import tables
+from soekpi.report.run import FAIL_ON
+from soekpi.workspace import Workspace, find_workspace
 
 app = typer.Typer(
     name="soekpi",
@@ -112,9 +122,7 @@ def _main(
     console.set_quiet(quiet)
 
 
-def _workspace() -> Any:
-    from soekpi.workspace import find_workspace
-
+def _workspace() -> Workspace:
     return find_workspace(_state.workspace)
 
 
@@ -148,10 +156,8 @@ def init(
 
     Example: soekpi init acme --demo
     """
-    from soekpi.init import init_workspace
-
     with console.progress("building the demo group") as bar:
-        ws = init_workspace(directory, demo=demo, seed=seed, scale=scale, progress=bar)
+        ws = api.init(directory, demo=demo, seed=seed, scale=scale, progress=bar)
     console.info(f"workspace ready: {ws.root}")
 
 
@@ -181,12 +187,10 @@ def load(
     cannot be read (nothing written), 3 when the warehouse is locked.
     Example: soekpi load financials ledger_2025_q1.csv ledger_2025_q2.xlsx
     """
-    from soekpi.loading import load_extracts, load_summary_table, render_text
-
     _choice(mode, ("append", "replace"), "--mode")
     with console.progress(f"loading {source}") as bar:
-        summary = load_extracts(_workspace(), source, files, mode=mode, wait=wait, progress=bar)
-    console.info(render_text(load_summary_table(summary)))
+        summary = api.load(_workspace(), source, files, mode=mode, wait=wait, progress=bar)
+    console.info(tables.render_text(tables.load_summary_table(summary)))
     if summary.rows_rejected:
         console.info(f"{summary.rows_rejected} row(s) rejected; see the table _rejected")
         raise typer.Exit(int(ExitCode.FINDINGS))
@@ -200,9 +204,7 @@ def check() -> None:
     Exit 0 when clean, 1 with findings, 2 when the catalogue cannot be read.
     Example: soekpi check
     """
-    from soekpi.checks import run_checks
-
-    problems = run_checks(_workspace())
+    problems = api.check(_workspace())
     for problem in problems:
         console.write(str(problem))
     if problems:
@@ -220,14 +222,7 @@ def kpis(
 
     Example: soekpi kpis revenue_per_employee
     """
-    from soekpi.catalogue import load_catalogue
-    from soekpi.views import kpi_detail, kpi_table
-
-    ws = _workspace()
-    catalogue = load_catalogue(ws)
-    console.print_table(
-        kpi_detail(catalogue, kpi, ws.language) if kpi else kpi_table(catalogue, ws.language)
-    )
+    console.print_table(tables.kpi_table(api.kpis(_workspace(), kpi)))
 
 
 @app.command()
@@ -242,12 +237,10 @@ def cycles(
 
     Example: soekpi cycles; soekpi cycles --latest
     """
-    from soekpi.loading import cycle_overview, cycles_table, latest_complete_quarter
-
     if latest:
-        console.write(latest_complete_quarter(_workspace()).name)
+        console.write(api.latest_cycle(_workspace()).name)
     else:
-        console.print_table(cycles_table(cycle_overview(_workspace())))
+        console.print_table(tables.cycles_table(api.cycles(_workspace())))
 
 
 @app.command()
@@ -274,25 +267,16 @@ def compute(
     entity then kpi; csv: the same columns with a header; table: grouped by entity.
     Example: soekpi compute --cycle FY2026-Q3 --entity G01 --format json
     """
-    from soekpi.cli.tables import values_table
-    from soekpi.engine import (
-        compute_cycle,
-        compute_cycle_values,
-        values_csv_chunks,
-        values_json_chunks,
-    )
-
     _choice(fmt, ("table", "json", "csv"), "--format")
     ws = _workspace()
     if fmt in ("json", "csv"):  # written entity batch by entity batch: large groups fit
         with console.progress("computing") as bar:
-            pieces = compute_cycle_values(ws, cycle, entity, kpi, progress=bar)
-        encode = values_json_chunks if fmt == "json" else values_csv_chunks
-        console.write_chunks(encode(pieces))
+            text = api.compute_encoded(ws, cycle, fmt, entity, kpi, progress=bar)
+        console.write_chunks(text)
         return
     with console.progress("computing") as bar:
-        catalogue, result = compute_cycle(ws, cycle, entity, kpi, progress=bar)
-    console.print_table(values_table(result, catalogue, ws.language))
+        catalogue, result = api.compute(ws, cycle, entity, kpi, progress=bar)
+    console.print_table(tables.values_table(result, catalogue, ws.language))
 
 
 @app.command()
@@ -328,18 +312,12 @@ def report(
 
     Example: soekpi report --cycle previous --fail-on red
     """
-    from soekpi.base.text import LANGUAGES
-    from soekpi.catalogue import load_catalogue
-    from soekpi.report.run import FAIL_ON, write_report
-
     if lang is not None:
         _choice(lang, LANGUAGES, "--lang")
     if fail_on is not None:
         _choice(fail_on, FAIL_ON, "--fail-on")
-    ws = _workspace()
-    run = write_report(
-        ws, load_catalogue(ws), cycle, out=out, formats=formats.split(","), lang=lang, force=force
-    )
+    with console.progress("computing") as bar:
+        run = api.report(_workspace(), cycle, out, formats.split(","), lang, force, progress=bar)
     console.write(str(run.path))
     if run.fails(fail_on):
         console.info(
@@ -366,17 +344,14 @@ def diff(
     Exit 0 when nothing differs, 1 when something does, 2 when a folder is not a run.
     Example: soekpi diff archive/FY2026-Q3 out/FY2026-Q3 --format md > restatement.md
     """
-    from soekpi.audit.diff import diff_runs
-    from soekpi.audit.render import render_json, render_markdown, render_table
-
     _choice(fmt, ("table", "json", "md"), "--format")
-    result = diff_runs(run_a, run_b, tolerance, entity, kpi)
+    result = api.diff(run_a, run_b, tolerance, entity, kpi)
     if fmt == "json":
         console.write(render_json(result))
     elif fmt == "md":
         console.write(render_markdown(result))
     else:
-        console.print_table(render_table(result))
+        console.print_table(tables.diff_table(result))
     if result.has_differences:
         raise typer.Exit(int(ExitCode.FINDINGS))
 
@@ -394,17 +369,14 @@ def verify(
     Exit 0 reproducible, 1 not, 2 when the folder is not a run.
     Example: soekpi verify out/FY2026-Q3
     """
-    from soekpi.audit.render import verification_json, verification_markdown, verification_table
-    from soekpi.audit.verify import verify_run
-
     _choice(fmt, ("table", "json", "md"), "--format")
-    result = verify_run(_workspace(), run)
+    result = api.verify(_workspace(), run)
     if fmt == "json":
         console.write(verification_json(result))
     elif fmt == "md":
         console.write(verification_markdown(result))
     else:
-        console.print_table(verification_table(result))
+        console.print_table(tables.verification_table(result))
     if not result.reproducible:
         raise typer.Exit(int(ExitCode.FINDINGS))
 
@@ -423,14 +395,12 @@ def close(
 
     Example: soekpi close FY2026-Q3; soekpi close FY2026-Q3 --reopen --reason "late ERP fix"
     """
-    from soekpi.audit.closing import close_cycle, reopen_cycle
-
     ws = _workspace()
     if reopen:
-        was = reopen_cycle(ws, cycle, reason)
+        was = api.reopen(ws, cycle, reason)
         console.info(f"reopened {was.cycle} ({was.start_date}..{was.end_date}): {reason}")
     else:
-        done = close_cycle(ws, cycle, reason)
+        done = api.close(ws, cycle, reason)
         manifest = f"; manifest sha256 {done.manifest_sha256}" if done.manifest_sha256 else ""
         dates = f"{done.start_date}..{done.end_date}"
         console.info(f"closed {done.cycle} ({dates}) by {done.closed_by}{manifest}")
@@ -450,9 +420,7 @@ def catalogue_docs(
 
     Example: soekpi catalogue-docs --catalogue metrics --out docs/catalogue.md
     """
-    from soekpi.catalogue.reference import catalogue_reference
-
-    page = catalogue_reference(catalogue)
+    page = api.catalogue_docs(catalogue)
     if out is None:
         console.write(page)
     else:

@@ -11,26 +11,52 @@ from __future__ import annotations
 import ctypes
 import errno
 import hashlib
-import json
 import os
 import re
 import shutil
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from soekpi import __version__
 from soekpi.base.errors import RuntimeFailure, UsageError
+from soekpi.engine import (
+    Entities,
+    KpiResult,
+    MeasuresRead,
+    kpi_result,
+    on_warehouse,
+    read_measures,
+)
+from soekpi.output import (
+    manifest_inputs,
+    manifest_text,
+    result_csv_chunks,
+    result_json_chunks,
+    to_records,
+)
+from soekpi.report.format import timestamp
+from soekpi.report.render import (
+    TREND_CYCLES,
+    ReportData,
+    build_context,
+    load_messages,
+    render_html,
+    render_markdown,
+)
+from soekpi.warehouse.coverage import resolve_on
+from soekpi.warehouse.hashing import source_facts
+from soekpi.warehouse.queries import ProjectRisks, RejectedCount, project_risks, rejected_counts
 
+Progress = Callable[..., Any]
 #: What makes one file of a run: its bytes, or its pieces in order.
 Producer = Callable[[], "bytes | Iterable[bytes]"]
 
 if TYPE_CHECKING:
     from soekpi.base.calendar import Cycle
     from soekpi.catalogue.model import Catalogue
-    from soekpi.engine import KpiResult
-    from soekpi.report.render import ReportData
     from soekpi.workspace import Workspace
 
 FORMATS = ("html", "md")
@@ -75,11 +101,6 @@ def sha256_bytes(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def manifest_text(manifest: dict[str, Any]) -> str:
-    """The manifest as written: sorted keys, 2-space indent, trailing newline."""
-    return json.dumps(manifest, sort_keys=True, indent=2, ensure_ascii=False, default=str) + "\n"
-
-
 def _check_formats(formats: Sequence[str]) -> list[str]:
     chosen: list[str] = []
     for f in formats:
@@ -107,101 +128,114 @@ def write_report(
     formats: Sequence[str] = FORMATS,
     lang: str | None = None,
     force: bool = False,
+    progress: Progress | None = None,
 ) -> RunResult:
     """Compute ``cycle`` and publish its run folder under ``out`` (default: the workspace
     ``output``). Refuses to replace an existing run unless ``force`` (the old one is then
-    kept as ``<cycle>.prev``)."""
-    from soekpi import __version__
-    from soekpi.engine import compute, resolve
-    from soekpi.engine.hierarchy import root_entities
-    from soekpi.report.format import timestamp
-    from soekpi.report.render import TREND_CYCLES, ReportData, load_messages
+    kept as ``<cycle>.prev``).
 
+    One straight path: the cycle is resolved once, on the one connection that also computes
+    the cycle (every entity) and its trend (the root entities) and reads the warehouse facts;
+    then the results are rendered and the run is published."""
     chosen = _check_formats(formats)
     language = lang or ws.language
     load_messages(language)  # an unknown language fails before anything is computed
     out_dir = (out if out is not None else ws.output).expanduser().absolute()
-    resolved = resolve(ws, catalogue, cycle) if isinstance(cycle, str) else cycle
-    target = out_dir / resolved.name
-    if target.exists() and not force:
-        raise UsageError(_exists_message(ws.shown(target), resolved.name))
     generated_at = timestamp(generation_epoch())
-
-    # Every entity for the cycle itself (kpis.json, the grid, risks, data quality); the
-    # cycles before it in the trend only for the root entities, the only ones it charts.
-    only = compute(ws, catalogue, [resolved])
-    roots = sorted(root_entities(only.hierarchy.to_dicts(), ws.root_entity))
-    earlier = [c for c in resolved.trailing(TREND_CYCLES) if c != resolved]
-    trend = compute(ws, catalogue, earlier, entities=roots) if earlier and roots else None
-    result = report_result(only, trend)
-    sources, rejected, projects = _warehouse_facts(ws, catalogue, resolved)
+    run = on_warehouse(
+        ws,
+        lambda con, folder: _read_run(con, folder, ws, catalogue, cycle, out_dir, force, progress),
+        lambda read: read.finish(catalogue),
+    )
+    read = run.read
     data = ReportData(
         catalogue=catalogue,
-        result=result,
-        cycle=resolved,
+        result=run.result,
+        cycle=read.cycle,
         fiscal=ws.fiscal,
         language=language,
         generated_at=generated_at,
         version=__version__,
-        sources=sources,
+        sources=read.sources,
         kpi_hashes={k: catalogue.kpi_hash(k) for k in sorted(catalogue.kpis)},
-        rejected=rejected,
-        projects=projects,
+        rejected=read.rejected,
+        projects=read.projects,
         root_entity=ws.root_entity,
     )
-    root_statuses = _root_statuses(only, roots)
     manifest: dict[str, Any] = {
-        **manifest_inputs(ws, catalogue, resolved, sources),
+        **manifest_inputs(ws.fiscal, catalogue, read.cycle, read.sources),
         "language": language,
         "generated_at": generated_at,
     }
-    files = _producers(data, only, chosen, ws.templates)
-    path = publish_run(out_dir, resolved.name, files, manifest, force, ws.shown)
-    return RunResult(path=path, cycle=resolved, root_statuses=root_statuses)
+    files = _producers(data, run.own, chosen, ws.templates)
+    path = publish_run(out_dir, read.cycle.name, files, manifest, force, ws.shown)
+    return RunResult(path=path, cycle=read.cycle, root_statuses=_root_statuses(run.own, read.roots))
 
 
-def manifest_inputs(
+@dataclass(frozen=True)
+class _RunRead:
+    """What a run reads on its one connection; :meth:`finish` computes its KPIs after."""
+
+    cycle: Cycle
+    roots: list[str]
+    own: MeasuresRead  # the cycle, every entity
+    trend: MeasuresRead | None  # the cycles before it in the trend, the root entities
+    sources: dict[str, tuple[int, str]]
+    rejected: list[RejectedCount]
+    projects: ProjectRisks | None
+
+    def finish(self, catalogue: Catalogue) -> _RunInputs:
+        """The KPI results of both passes (call it once the connection is closed)."""
+        own = kpi_result(self.own, catalogue)
+        trend = kpi_result(self.trend, catalogue) if self.trend is not None else None
+        return _RunInputs(self, own, report_result(own, trend))
+
+
+@dataclass(frozen=True)
+class _RunInputs:
+    """Everything a run renders: what was read, the cycle's own result (kpis.json is this
+    one) and the result the report shows (the cycle with its trend)."""
+
+    read: _RunRead
+    own: KpiResult
+    result: KpiResult
+
+
+def _read_run(
+    con: Any,
+    folder: Path,
     ws: Workspace,
     catalogue: Catalogue,
-    cycle: Cycle,
-    sources: dict[str, tuple[int, str]] | None = None,
-) -> dict[str, Any]:
-    """The manifest's inputs, built without writing anything: soekpi version, cycle and its
-    dates, fiscal settings, every KPI's SHA-256 and resolved definition, every source's rows
-    and data hash (read from the warehouse when ``sources`` is not given). ``write_report``
-    adds language, generated_at and files; ``soekpi verify`` compares a recomputation with an
-    archived run through it, so both share this one implementation."""
-    from soekpi import __version__
-
-    if sources is None:
-        from soekpi.warehouse.sandbox import sandbox
-
-        with sandbox(ws) as con:
-            sources = _source_facts(con, catalogue)
-    return {
-        "soekpi_version": __version__,
-        "cycle": cycle.name,
-        "cycle_start": cycle.start(ws.fiscal).isoformat(),
-        "cycle_end": cycle.end(ws.fiscal).isoformat(),
-        "fiscal_year": {"start_month": ws.fiscal.start_month, "label": ws.fiscal.label},
-        "kpis": {
-            k: {"sha256": catalogue.kpi_hash(k), "definition": catalogue.resolved_definition(k)}
-            for k in sorted(catalogue.kpis)
-        },
-        "sources": {s: {"rows": rows, "sha256": sha} for s, (rows, sha) in sources.items()},
-    }
-
-
-def _source_facts(
-    con: Any, catalogue: Catalogue, recorded: bool = False
-) -> dict[str, tuple[int, str]]:
-    """Every table source's (row count, data hash), sorted by id; ``recorded``: the hashes
-    recorded at load time where they still describe the table (what a report states;
-    ``verify`` recomputes from the rows)."""
-    from soekpi.warehouse.hashing import source_fingerprints
-
-    fingerprints = source_fingerprints(con, catalogue, recorded=recorded)
-    return {str(k): (int(v["rows"]), str(v["sha256"])) for k, v in sorted(fingerprints.items())}
+    cycle: str | Cycle,
+    out_dir: Path,
+    force: bool,
+    progress: Progress | None,
+) -> _RunRead:
+    """On the run's one connection: resolve the cycle, refuse an existing run without
+    ``force``, measure the cycle for every entity and the cycles before it in the trend for
+    the root entities only (the only ones it charts), and read the warehouse facts."""
+    resolved = resolve_on(con, catalogue, ws.fiscal, cycle) if isinstance(cycle, str) else cycle
+    target = out_dir / resolved.name
+    if target.exists() and not force:
+        raise UsageError(_exists_message(ws.shown(target), resolved.name))
+    entities = Entities.read(con, ws, catalogue)
+    own = read_measures(con, folder, ws, catalogue, [resolved], progress=progress, known=entities)
+    roots = entities.roots(ws.root_entity)
+    earlier = [c for c in resolved.trailing(TREND_CYCLES) if c != resolved]
+    trend = (
+        read_measures(con, folder, ws, catalogue, earlier, roots, progress=progress, known=entities)
+        if earlier and roots
+        else None
+    )
+    return _RunRead(
+        cycle=resolved,
+        roots=roots,
+        own=own,
+        trend=trend,
+        sources=source_facts(con, catalogue, recorded=True),
+        rejected=rejected_counts(con),
+        projects=project_risks(con, catalogue, resolved.start(ws.fiscal), resolved.end(ws.fiscal)),
+    )
 
 
 def report_result(cycle_result: KpiResult, trend: KpiResult | None) -> KpiResult:
@@ -217,8 +251,6 @@ def report_result(cycle_result: KpiResult, trend: KpiResult | None) -> KpiResult
     kept: it is the row kpis.json has.
     """
     import polars as pl
-
-    from soekpi.engine import KpiResult
 
     if trend is None:
         return cycle_result
@@ -243,54 +275,19 @@ def report_result(cycle_result: KpiResult, trend: KpiResult | None) -> KpiResult
     )
 
 
-def _root_statuses(result: Any, roots: list[str]) -> dict[str, str]:
+def _root_statuses(result: KpiResult, roots: list[str]) -> dict[str, str]:
     """``"<entity>/<kpi>"`` → status for the root entities (a few dozen rows become dicts)."""
     import polars as pl
-
-    from soekpi.engine import to_records
 
     only = replace(result, values=result.values.filter(pl.col("entity").is_in(roots)))
     return {f"{r['entity']}/{r['kpi']}": str(r["status"]) for r in to_records(only)}
 
 
-def result_csv(result: Any) -> str:
-    """``kpis.csv``: the same bytes as ``records_csv(to_records(result))``, built column by
-    column in Polars instead of through a dict per row (1.25 M rows at 48,000 entities)."""
-    return b"".join(result_csv_chunks(result)).decode()
-
-
-def result_csv_chunks(result: Any, rows: int = 50_000) -> Iterator[bytes]:
-    """:func:`result_csv` as UTF-8 pieces of at most ``rows`` records (a run writes them to
-    the file one by one, so the text of a large group is never held whole)."""
-    from soekpi.engine import records_csv, to_records, values_csv_chunks
-    from soekpi.engine.compute import plain_records
-
-    if result.values.height == 0 or not plain_records(result.values):
-        yield records_csv(to_records(result)).encode()
-        return
-    yield from values_csv_chunks([result.values], rows)
-
-
-def _warehouse_facts(ws: Workspace, catalogue: Catalogue, cycle: Cycle) -> tuple[Any, Any, Any]:
-    """Source fingerprints, rejected rows and project risks, read on the sandbox."""
-    from soekpi.warehouse.queries import project_risks, rejected_counts
-    from soekpi.warehouse.sandbox import sandbox
-
-    with sandbox(ws) as con:
-        sources = _source_facts(con, catalogue, recorded=True)
-        rejected = rejected_counts(con)
-        projects = project_risks(con, catalogue, cycle.start(ws.fiscal), cycle.end(ws.fiscal))
-    return sources, rejected, projects
-
-
 def _producers(
-    data: ReportData, result: Any, formats: list[str], templates: Path | None
+    data: ReportData, result: KpiResult, formats: list[str], templates: Path | None
 ) -> list[tuple[str, Producer]]:
     """Each output file and how to make its bytes, made lazily while the run is written;
     ``result`` is the cycle's own result (kpis.json is what ``compute`` prints for it)."""
-    from soekpi.engine import result_json_chunks
-    from soekpi.report.render import build_context, render_html, render_markdown
-
     context: list[Any] = []
 
     def ctx() -> Any:

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import TYPE_CHECKING
 
-from soekpi.base.calendar import Cycle, cycle_containing
+from soekpi.base.calendar import Cycle, cycle_containing, resolve_cycle
 from soekpi.base.sqltext import quote
 from soekpi.warehouse.schema import existing_tables, table_sources
 
@@ -192,3 +192,11 @@ def quarter_coverage(
             )
         )
     return result
+
+
+def resolve_on(
+    con: duckdb.DuckDBPyConnection, catalogue: Catalogue, fiscal: FiscalSettings, text: str
+) -> Cycle:
+    """A cycle argument (a name, ``previous`` or ``latest``) as a Cycle, ``latest`` read on
+    ``con`` (SPEC §2): the one place where a cycle argument meets the warehouse."""
+    return resolve_cycle(text, fiscal, latest=lambda: latest_quarter(con, catalogue, fiscal))

@@ -185,3 +185,13 @@ def warehouse_fingerprints(ws: Workspace, catalogue: Catalogue) -> dict[str, dic
 
     with open_warehouse(ws, write=False) as con:
         return source_fingerprints(con, catalogue)
+
+
+def source_facts(
+    con: duckdb.DuckDBPyConnection, catalogue: Catalogue, recorded: bool = False
+) -> dict[str, tuple[int, str]]:
+    """Every table source's (row count, data hash), sorted by id; ``recorded``: the hashes
+    recorded at load time where they still describe the table (what a report states;
+    ``verify`` recomputes from the rows)."""
+    fingerprints = source_fingerprints(con, catalogue, recorded=recorded)
+    return {str(k): (int(v["rows"]), str(v["sha256"])) for k, v in sorted(fingerprints.items())}

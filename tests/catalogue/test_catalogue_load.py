@@ -5,13 +5,13 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from catalogue_workspace import BASE, BuildWorkspace
+from catalogue_data import BASE, BuildWorkspace
 
+from soekpi.api import check as run_checks
 from soekpi.base.errors import CatalogueError, Location
 from soekpi.catalogue import load_catalogue
 from soekpi.catalogue.model import Column, Thresholds
 from soekpi.catalogue.validate import load_catalogue_files
-from soekpi.checks import run_checks
 
 
 def test_sections_merge_across_files(build_workspace: BuildWorkspace) -> None:

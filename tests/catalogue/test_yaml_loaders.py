@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 import yaml
 
-from soekpi.base import yamlio
+from soekpi.base import _yamlloaders
 from soekpi.base.errors import InputError
 from soekpi.base.yamlio import YamlList, YamlMap, parse_yaml
 
@@ -32,8 +32,8 @@ def _with_lines(value: Any) -> Any:
 @pytest.mark.parametrize("path", sorted((ROOT / "metrics").glob("*.yaml")), ids=lambda p: p.name)
 def test_libyaml_and_python_read_the_default_catalogue_alike(path: Path) -> None:
     text = path.read_text(encoding="utf-8")
-    fast = yaml.load(text, Loader=yamlio._FastLocatedLoader)
-    slow = yaml.load(text, Loader=yamlio._LocatedLoader)
+    fast = yaml.load(text, Loader=_yamlloaders.FastLocatedLoader)
+    slow = yaml.load(text, Loader=_yamlloaders.LocatedLoader)
     assert _with_lines(fast) == _with_lines(slow)
     assert _with_lines(parse_yaml(text, path.name)) == _with_lines(slow)
 

@@ -10,7 +10,8 @@ import pytest
 from soekpi.base.calendar import Cycle, parse_cycle
 from soekpi.base.errors import UsageError
 from soekpi.catalogue.model import Catalogue
-from soekpi.engine import RECORD_KEYS, KpiResult, compute, latest_cycle, resolve, to_records
+from soekpi.engine import KpiResult, compute, latest_cycle, resolve
+from soekpi.output import RECORD_KEYS, to_records
 from soekpi.workspace import Workspace
 
 Q1 = parse_cycle("FY2026-Q1")

@@ -8,9 +8,8 @@ import pytest
 
 from soekpi.base.calendar import parse_cycle
 from soekpi.catalogue.model import Catalogue
-from soekpi.engine import (
-    compute,
-    compute_values,
+from soekpi.engine import compute, compute_values
+from soekpi.output import (
     records_csv,
     result_json,
     to_records,

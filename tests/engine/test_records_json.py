@@ -8,7 +8,7 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from soekpi.engine.compute import RECORD_KEYS, records_json
+from soekpi.output import RECORD_KEYS, records_json
 
 scalars = st.one_of(
     st.none(),
@@ -87,7 +87,8 @@ def test_result_json_is_records_json_of_to_records(
 ) -> None:
     import polars as pl
 
-    from soekpi.engine.compute import KpiResult, result_json, result_json_chunks, to_records
+    from soekpi.engine import KpiResult
+    from soekpi.output import result_json, result_json_chunks, to_records
 
     values = pl.DataFrame(
         {

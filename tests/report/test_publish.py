@@ -12,7 +12,8 @@ from pathlib import Path
 import pytest
 
 from soekpi.base.errors import UsageError
-from soekpi.report.run import clean_stale, manifest_text, publish_run
+from soekpi.output import manifest_text
+from soekpi.report.run import clean_stale, publish_run
 
 
 def _files(text: str) -> list[tuple[str, Callable[[], bytes]]]:

@@ -12,12 +12,12 @@ from pathlib import Path
 
 import polars as pl
 import pytest
-from typer.testing import CliRunner
+from helpers import catalogue_workspace, demo_workspace, invoke
 
 from soekpi import __version__
 from soekpi.catalogue.validate import load_catalogue
-from soekpi.cli import app
-from soekpi.engine import compute, resolve, result_json
+from soekpi.engine import compute, resolve
+from soekpi.output import manifest_inputs, manifest_text, result_csv, result_json
 from soekpi.report.format import timestamp
 from soekpi.report.render import (
     TREND_CYCLES,
@@ -26,7 +26,8 @@ from soekpi.report.render import (
     render_html,
     render_markdown,
 )
-from soekpi.report.run import manifest_inputs, manifest_text, result_csv, sha256_bytes
+from soekpi.report.run import sha256_bytes
+from soekpi.warehouse.hashing import source_facts
 from soekpi.warehouse.queries import project_risks, rejected_counts
 from soekpi.warehouse.sandbox import sandbox
 from soekpi.workspace import read_workspace
@@ -34,11 +35,9 @@ from soekpi.workspace import read_workspace
 EPOCH = calendar.timegm((2026, 10, 15, 8, 30, 0))
 FILES = ("kpis.csv", "kpis.json", "report.md", "report.html", "manifest.json")
 
-runner = CliRunner()
-
 
 def soekpi(ws: Path, *args: str) -> tuple[int, str]:
-    result = runner.invoke(app, ["-w", str(ws), *args], env={"SOURCE_DATE_EPOCH": str(EPOCH)})
+    result = invoke(ws, *args, env={"SOURCE_DATE_EPOCH": str(EPOCH)})
     return result.exit_code, result.output
 
 
@@ -49,8 +48,8 @@ def former_report(root: Path, cycle_text: str) -> dict[str, bytes]:
     catalogue = load_catalogue(ws)
     cycle = resolve(ws, catalogue, cycle_text)
     result = compute(ws, catalogue, cycle.trailing(TREND_CYCLES))
-    inputs = manifest_inputs(ws, catalogue, cycle)
     with sandbox(ws) as con:
+        inputs = manifest_inputs(ws.fiscal, catalogue, cycle, source_facts(con, catalogue))
         rejected = rejected_counts(con)
         projects = project_risks(con, catalogue, cycle.start(ws.fiscal), cycle.end(ws.fiscal))
     generated_at = timestamp(EPOCH)
@@ -110,10 +109,8 @@ def assert_same_as_former(root: Path, cycle_text: str, out: Path) -> Path:
 
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    root = tmp_path_factory.mktemp("trend") / "demo"
-    result = runner.invoke(app, ["init", str(root), "--demo", "--scale", "2"])
-    assert result.exit_code == 0, result.output
-    return root
+    # built on the real today: "previous" below is resolved against the real today too
+    return demo_workspace(tmp_path_factory.mktemp("trend") / "demo", scale="2", today=None)
 
 
 def _trend_row(markdown: str, root_name: str, kpi_name: str) -> list[str]:
@@ -246,16 +243,8 @@ def _ledger() -> str:
 
 @pytest.fixture(scope="module")
 def two_groups(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    root = tmp_path_factory.mktemp("two-groups")
-    (root / "soekpi.yaml").write_text("fiscal_year: {start_month: 1, label: end}\n")
-    (root / "metrics").mkdir()
-    (root / "metrics" / "catalogue.yaml").write_text(CATALOGUE, encoding="utf-8")
-    (root / "entities.csv").write_text(ENTITIES, encoding="utf-8")
-    (root / "ledger.csv").write_text(_ledger())
-    for source, file in (("entities", "entities.csv"), ("financials", "ledger.csv")):
-        code, output = soekpi(root, "load", source, str(root / file))
-        assert code == 0, output
-    return root
+    loads = [("entities", "entities.csv", ENTITIES), ("financials", "ledger.csv", _ledger())]
+    return catalogue_workspace(tmp_path_factory.mktemp("two-groups"), CATALOGUE, loads=loads)
 
 
 def test_every_top_level_entity_gets_its_trend(two_groups: Path, tmp_path: Path) -> None:

@@ -22,7 +22,7 @@ rows = st.lists(
 def _result(records: list[tuple[Any, ...]]) -> Any:
     import polars as pl
 
-    from soekpi.engine.compute import KpiResult
+    from soekpi.engine import KpiResult
 
     values = pl.DataFrame(
         {
@@ -55,8 +55,7 @@ def _result(records: list[tuple[Any, ...]]) -> Any:
 def test_result_csv_is_records_csv_of_to_records(
     records: list[tuple[Any, ...]], chunk_rows: int
 ) -> None:
-    from soekpi.engine import records_csv, to_records
-    from soekpi.report.run import result_csv, result_csv_chunks
+    from soekpi.output import records_csv, result_csv, result_csv_chunks, to_records
 
     result = _result(records)
     expected = records_csv(to_records(result))
@@ -66,7 +65,7 @@ def test_result_csv_is_records_csv_of_to_records(
 
 
 def test_result_csv_text() -> None:
-    from soekpi.report.run import result_csv
+    from soekpi.output import result_csv
 
     result = _result(
         [("cir", "G00", 83.5, 1e-05, None, "x, y"), ("cir", "G01", None, 1e16, 2.0, "")]

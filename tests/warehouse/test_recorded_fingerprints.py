@@ -13,10 +13,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from wh_workspace import ENTITIES, HEADER, Invoke, query, warehouse, write
+from helpers import Invoke, query, warehouse, write
+from wh_data import ENTITIES, HEADER
 
+from soekpi.api import init as init_workspace
 from soekpi.catalogue import load_catalogue
-from soekpi.init import init_workspace
 from soekpi.warehouse.connection import open_warehouse
 from soekpi.warehouse.demo import DEMO_TABLES, build_demo
 from soekpi.warehouse.hashing import source_fingerprints
