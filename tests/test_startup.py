@@ -9,7 +9,7 @@ import pytest
 
 from soekpi import __version__
 
-HEAVY = ("polars", "duckdb", "jinja2", "sqlglot", "pyarrow")
+HEAVY = ("polars", "duckdb", "jinja2", "sqlglot", "pyarrow", "yaml")
 
 PROBE = """
 import sys
