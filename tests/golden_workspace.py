@@ -1,4 +1,5 @@
-"""A tiny hand-built warehouse for the engine's golden tests.
+"""A tiny hand-built warehouse for the engine's golden tests (tests/engine), which the Spark
+tests (tests/spark) run again on Spark: so it lives here, importable from both folders.
 
 Hierarchy: G → S1, S2; S1 → U11, U12; S2 → U21. Fiscal year starts in April (label end):
 FY2025-Q4 = Jan–Mar 2025, FY2026-Q1 = Apr–Jun 2025, FY2026-Q2 = Jul–Sep 2025.
@@ -11,16 +12,19 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from helpers import catalogue_workspace, fill_warehouse
+
 from soekpi.catalogue import load_catalogue
 from soekpi.catalogue.model import Catalogue
 from soekpi.engine import KpiResult
-from soekpi.warehouse.connection import open_warehouse
-from soekpi.warehouse.schema import ensure_schema
 from soekpi.workspace import Workspace, read_workspace
 
 WORKSPACE = """\
 fiscal_year: {start_month: 4}
 """
+
+#: The cycles the ``result`` fixture of tests/engine computes (and tests/spark recomputes).
+GOLDEN_CYCLES = ("FY2025-Q4", "FY2026-Q1", "FY2026-Q2", "FY2026-Q4")
 
 SOURCES = """\
 sources:
@@ -264,29 +268,13 @@ RATES = [("2025-04", 1.5), ("2025-05", 2.5), ("2025-06", 3.5)]
 
 def write_workspace(root: Path, catalogue: dict[str, str] | None = None) -> Workspace:
     """The workspace folder with its catalogue files (no warehouse yet)."""
-    root.mkdir(parents=True, exist_ok=True)
-    (root / "soekpi.yaml").write_text(WORKSPACE, encoding="utf-8")
-    metrics = root / "metrics"
-    metrics.mkdir(exist_ok=True)
     files = catalogue or {
         "sources.yaml": SOURCES,
         "measures.yaml": MEASURES,
         "kpis.yaml": KPIS,
         "targets.yaml": TARGETS,
     }
-    for name, text in files.items():
-        (metrics / name).write_text(text, encoding="utf-8")
-    return read_workspace(root)
-
-
-def fill_warehouse(ws: Workspace, catalogue: Catalogue, tables: dict[str, list[Any]]) -> None:
-    """Create the tables from the contracts and insert ``tables`` (table → rows)."""
-    with open_warehouse(ws, write=True) as con:
-        ensure_schema(con, catalogue)
-        for table, rows in tables.items():
-            for row in rows:
-                marks = ", ".join("?" for _ in row)
-                con.execute(f'insert into "{table}" values ({marks})', list(row))
+    return read_workspace(catalogue_workspace(root, files, settings=WORKSPACE))
 
 
 def golden_rows() -> dict[str, list[Any]]:

@@ -1,18 +1,11 @@
-"""A tiny workspace for the audit tests: three entities, a monthly ledger, two KPIs.
+"""The audit tests' workspace data: three entities, a monthly ledger, two KPIs (the
+fixtures that build it are in conftest.py).
 
 Hierarchy: G (group) ← A, B. Fiscal year = calendar year (start_month 1), so FY2026-Q1 is
 January–March 2026. Values the tests assert are worked out by hand in each test.
 """
 
 from __future__ import annotations
-
-from collections.abc import Callable
-from pathlib import Path
-
-import pytest
-from typer.testing import CliRunner, Result
-
-from soekpi.cli import app
 
 CATALOGUE = """\
 sources:
@@ -78,63 +71,8 @@ Q1_LEDGER = "entity_id,period,account,amount\n" + "".join(
     )
 )
 
-Invoke = Callable[..., Result]
-
-
-@pytest.fixture
-def workspace(tmp_path: Path) -> Path:
-    """An empty workspace (catalogue only, no warehouse yet)."""
-    root = tmp_path / "ws"
-    (root / "metrics").mkdir(parents=True)
-    (root / "soekpi.yaml").write_text("fiscal_year: {start_month: 1, label: end}\n")
-    (root / "metrics" / "catalogue.yaml").write_text(CATALOGUE)
-    return root
-
-
-@pytest.fixture
-def soekpi(workspace: Path) -> Invoke:
-    """Run the CLI in the workspace: ``soekpi("load", "financials", path)``."""
-    runner = CliRunner()
-
-    def invoke(*args: str | Path) -> Result:
-        return runner.invoke(app, ["-w", str(workspace), *(str(a) for a in args)])
-
-    return invoke
-
-
-def write_csv(folder: Path, name: str, text: str) -> Path:
-    """Write a CSV file for a load."""
-    path = folder / name
-    path.write_text(text)
-    return path
-
-
-@pytest.fixture
-def loaded(workspace: Path, soekpi: Invoke, tmp_path: Path) -> Path:
-    """The workspace with entities and the FY2026-Q1 ledger loaded."""
-    for source, text in (("entities", ENTITIES), ("financials", Q1_LEDGER)):
-        result = soekpi("load", source, write_csv(tmp_path, f"{source}.csv", text))
-        assert result.exit_code == 0, result.output
-    return workspace
-
-
 # The same ledger without B's March cost: it arrives late (LATE_COST), a restatement of Q1.
 #   Before: A revenue 300, cost 150; B revenue 600, cost 300; G (A + B) revenue 900, cost 450.
 #   After:  B cost 300 + 150 = 450; G cost 450 + 150 = 600.
 LATE_COST = "entity_id,period,account,amount\nB,2026-03-01,cost,150.00\n"
 LEDGER_WITHOUT_LATE_COST = Q1_LEDGER.replace("B,2026-03-01,cost,150.00\n", "")
-
-
-@pytest.fixture
-def published(
-    workspace: Path, soekpi: Invoke, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> Path:
-    """The workspace with Q1 loaded (B's March cost still missing) and its report run written
-    to out/FY2026-Q1; returns the run folder."""
-    monkeypatch.setenv("SOURCE_DATE_EPOCH", "1775000000")
-    for source, text in (("entities", ENTITIES), ("financials", LEDGER_WITHOUT_LATE_COST)):
-        result = soekpi("load", source, write_csv(tmp_path, f"{source}.csv", text))
-        assert result.exit_code == 0, result.output
-    result = soekpi("report", "--cycle", "FY2026-Q1")
-    assert result.exit_code == 0, result.output
-    return workspace / "out" / "FY2026-Q1"

@@ -7,7 +7,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from audit_workspace import Invoke, write_csv
+from helpers import Invoke, write
 
 from soekpi.audit.closing import audit_log, closed_cycles
 from soekpi.warehouse.connection import current_user, open_warehouse
@@ -110,9 +110,8 @@ def test_load_into_a_closed_quarter_is_refused_then_allowed_after_reopen(
     assert soekpi("close", "FY2026-Q1").exit_code == 0
 
     # a late March row touches the closed quarter: refused whole, April row included
-    late = write_csv(
-        tmp_path,
-        "late.csv",
+    late = write(
+        tmp_path / "late.csv",
         "entity_id,period,account,amount\n"
         "A,2026-04-01,revenue,100.00\n"
         "B,2026-03-01,revenue,7.00\n"
@@ -130,7 +129,7 @@ def test_load_into_a_closed_quarter_is_refused_then_allowed_after_reopen(
     assert _query(loaded, "select count(*) from _loads") == loads_before
 
     # a load into the open next quarter goes through
-    april = write_csv(tmp_path, "april.csv", APRIL)
+    april = write(tmp_path / "april.csv", APRIL)
     result = soekpi("load", "financials", april)
     assert result.exit_code == 0, result.output
     # 12 + 2 rows; 1500 + 100 + 50 = 1650
@@ -146,9 +145,8 @@ def test_load_into_a_closed_quarter_is_refused_then_allowed_after_reopen(
         (2, "reopen", "FY2026-Q1", "late ERP correction"),
     ]
 
-    late_only_q1 = write_csv(
-        tmp_path,
-        "late_q1.csv",
+    late_only_q1 = write(
+        tmp_path / "late_q1.csv",
         "entity_id,period,account,amount\nG,2026-03-01,revenue,7.00\n",
     )
     result = soekpi("load", "financials", late_only_q1)

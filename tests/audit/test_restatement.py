@@ -7,7 +7,8 @@ import json
 import shutil
 from pathlib import Path
 
-from audit_workspace import LATE_COST, Invoke, write_csv
+from audit_data import LATE_COST
+from helpers import Invoke, write
 
 
 def _archive(run: Path, tmp_path: Path) -> Path:
@@ -20,7 +21,7 @@ def test_late_correction_shows_as_a_restatement(
     published: Path, soekpi: Invoke, tmp_path: Path
 ) -> None:
     archived = _archive(published, tmp_path)
-    result = soekpi("load", "financials", write_csv(tmp_path, "late.csv", LATE_COST))
+    result = soekpi("load", "financials", write(tmp_path / "late.csv", LATE_COST))
     assert result.exit_code == 0, result.output
     result = soekpi("report", "--cycle", "FY2026-Q1", "--force")
     assert result.exit_code == 0, result.output

@@ -6,7 +6,8 @@ import hashlib
 import json
 from pathlib import Path
 
-from audit_workspace import LATE_COST, Invoke, write_csv
+from audit_data import LATE_COST
+from helpers import Invoke, write
 
 
 def _verdict(run: Path, verdict: str) -> str:
@@ -23,7 +24,7 @@ def test_clean_then_failing_after_a_late_correction(
     assert result.exit_code == 0, result.output
     assert result.stdout == _verdict(published, "reproducible")
 
-    result = soekpi("load", "financials", write_csv(tmp_path, "late.csv", LATE_COST))
+    result = soekpi("load", "financials", write(tmp_path / "late.csv", LATE_COST))
     assert result.exit_code == 0, result.output
     result = soekpi("verify", published, "--format", "json")
     assert result.exit_code == 1, result.output

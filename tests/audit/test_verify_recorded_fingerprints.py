@@ -7,7 +7,8 @@ import json
 from pathlib import Path
 from typing import Any
 
-from audit_workspace import LATE_COST, Invoke, write_csv
+from audit_data import LATE_COST
+from helpers import Invoke, write
 
 from soekpi.catalogue import load_catalogue
 from soekpi.warehouse.connection import open_warehouse
@@ -86,7 +87,7 @@ def test_an_edit_outside_soekpi_keeps_the_recorded_hash_and_verify_catches_it(
     )
 
     # the next load records the table as it is: report and verify agree again
-    result = soekpi("load", "financials", write_csv(workspace.parent, "late.csv", LATE_COST))
+    result = soekpi("load", "financials", write(workspace.parent / "late.csv", LATE_COST))
     assert result.exit_code == 0, result.output
     result = soekpi("report", "--cycle", "FY2026-Q1", "--force")
     assert result.exit_code == 0, result.output

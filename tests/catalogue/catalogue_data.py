@@ -1,13 +1,11 @@
-"""A small, valid catalogue workspace that each catalogue test breaks in one way."""
+"""The catalogue of a small, valid workspace that each catalogue test breaks in one way (the
+``build_workspace`` fixture in conftest.py writes it)."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from pathlib import Path
 
-import pytest
-
-from soekpi.workspace import Workspace, read_workspace
+from soekpi.workspace import Workspace
 
 SOURCES = """\
 sources:
@@ -94,20 +92,5 @@ BASE = {
     "targets.yaml": TARGETS,
 }
 
+#: The ``build_workspace`` fixture: ``build_workspace(files, base=True)``.
 BuildWorkspace = Callable[..., Workspace]
-
-
-@pytest.fixture
-def build_workspace(tmp_path: Path) -> BuildWorkspace:
-    """``build_workspace(files, base=True)``: a workspace whose metrics/ holds the base
-    catalogue (unless ``base`` is false) plus or overridden by ``files`` (name → text)."""
-
-    def build(files: dict[str, str] | None = None, base: bool = True) -> Workspace:
-        root = tmp_path / "ws"
-        (root / "metrics").mkdir(parents=True, exist_ok=True)
-        (root / "soekpi.yaml").write_text("language: en\n", encoding="utf-8")
-        for name, text in ({**BASE, **(files or {})} if base else files or {}).items():
-            (root / "metrics" / name).write_text(text, encoding="utf-8")
-        return read_workspace(root)
-
-    return build

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from catalogue_workspace import KPIS, SOURCES, BuildWorkspace
+from catalogue_data import KPIS, SOURCES, BuildWorkspace
 
 from soekpi.base.errors import CatalogueError, ExitCode
 from soekpi.catalogue.validate import check_catalogue, load_catalogue

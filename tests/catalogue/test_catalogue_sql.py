@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from catalogue_workspace import BuildWorkspace
+from catalogue_data import BuildWorkspace
 
 from soekpi.catalogue.validate import check_catalogue, load_catalogue
 

@@ -1,18 +1,17 @@
-"""Fixtures of the engine tests: the golden warehouse (engine_workspace.py) computed once."""
+"""Fixtures of the engine tests: the golden warehouse (tests/golden_workspace.py), computed
+once."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 import pytest
-from engine_workspace import build_golden
+from golden_workspace import GOLDEN_CYCLES, build_golden
 
 from soekpi.base.calendar import parse_cycle
 from soekpi.catalogue.model import Catalogue
 from soekpi.engine import KpiResult, compute
 from soekpi.workspace import Workspace
-
-GOLDEN_CYCLES = ("FY2025-Q4", "FY2026-Q1", "FY2026-Q2", "FY2026-Q4")
 
 
 @pytest.fixture(scope="session")

@@ -7,20 +7,17 @@ import os
 import subprocess
 import sys
 
-from typer.testing import CliRunner
+from helpers import run
 
 from soekpi.catalogue.model import Catalogue
-from soekpi.cli import app
 from soekpi.workspace import Workspace
 
-runner = CliRunner()
 G_Q1_REVENUE = (100 + 120 + 80) + (40 + 30 + 30) + (7 + 3) + (60 + 60 + 60)
 S1_Q1_REVENUE = (100 + 120 + 80) + (40 + 30 + 30) + (7 + 3)
 
 
 def _run(ws: Workspace, *args: str) -> tuple[int, str, str]:
-    got = runner.invoke(app, ["-w", str(ws.root), "compute", *args], env={"NO_COLOR": "1"})
-    return got.exit_code, got.stdout, got.stderr
+    return run(ws.root, "compute", *args, env={"NO_COLOR": "1"})
 
 
 def test_json_rows_keys_and_order(golden: tuple[Workspace, Catalogue]) -> None:

@@ -1,4 +1,5 @@
-"""Data completeness of monthly returns (SPEC §3.4) on the golden data (engine_workspace.py).
+"""Data completeness of monthly returns (SPEC §3.4) on the golden data
+(tests/golden_workspace.py).
 
 The ledger is monthly. U21 misses 2025-08 (FY2026-Q2); S1 files its own rows from 2025-05
 only; every other reporter files every month from 2025-01 to 2025-09.
@@ -8,7 +9,7 @@ from __future__ import annotations
 
 from datetime import date
 
-from engine_workspace import row
+from golden_workspace import row
 
 from soekpi.engine import KpiResult
 

@@ -12,15 +12,8 @@ from pathlib import Path
 
 import polars as pl
 import pytest
-from engine_workspace import (
-    MEASURES,
-    SOURCES,
-    _simple,
-    fill_warehouse,
-    golden_rows,
-    row,
-    write_workspace,
-)
+from golden_workspace import MEASURES, SOURCES, _simple, golden_rows, row, write_workspace
+from helpers import fill_warehouse
 
 from soekpi.base.calendar import parse_cycle
 from soekpi.catalogue import load_catalogue

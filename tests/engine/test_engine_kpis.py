@@ -1,10 +1,11 @@
-"""KPI types, targets and status (SPEC §3.3–§3.5) on the golden data (engine_workspace.py)."""
+"""KPI types, targets and status (SPEC §3.3–§3.5) on the golden data
+(tests/golden_workspace.py)."""
 
 from __future__ import annotations
 
 import polars as pl
 import pytest
-from engine_workspace import row, value
+from golden_workspace import row, value
 
 from soekpi.engine import KpiResult
 from soekpi.engine.kpis import score_expr, status_expr

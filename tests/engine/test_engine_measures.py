@@ -1,12 +1,12 @@
 """Aggregations and windows of measures (SPEC §3.2), through simple KPIs of the golden data.
 
-Every expected number is worked out from the rows in engine_workspace.py.
+Every expected number is worked out from the rows in tests/golden_workspace.py.
 """
 
 from __future__ import annotations
 
 import pytest
-from engine_workspace import value
+from golden_workspace import value
 
 from soekpi.engine import KpiResult
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import duckdb
 import polars as pl
 import pytest
-from engine_workspace import ENTITIES, MEASURES, SOURCES
+from golden_workspace import ENTITIES, MEASURES, SOURCES
 from hypothesis import given, settings
 from hypothesis import strategies as st
 

@@ -56,7 +56,7 @@ def test_hostile_filter_inside_a_select_cannot_read_files(
 
 
 def test_missing_warehouse_is_an_input_error(tmp_path: Path) -> None:
-    from engine_workspace import write_workspace
+    from golden_workspace import write_workspace
 
     ws = write_workspace(tmp_path / "empty")
     with pytest.raises(InputError) as caught, sandbox(ws):
@@ -69,7 +69,7 @@ def test_missing_warehouse_is_an_input_error(tmp_path: Path) -> None:
 
 
 def test_a_writer_in_another_process_locks_the_sandbox_out(tmp_path: Path) -> None:
-    from engine_workspace import write_workspace
+    from golden_workspace import write_workspace
 
     ws = write_workspace(tmp_path / "locked")
     path = ws.warehouse_path

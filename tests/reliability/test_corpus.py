@@ -3,9 +3,9 @@ the documented exit code, prints no traceback, and changes neither the warehouse
 output folder (SPEC §5, §7).
 
 Each case is ``(id, setup, argv, exit code, expected stderr)``: ``setup`` writes the bad
-input into a fresh copy of the small workspace of rel_workspace.py, ``argv`` is run through
-the CLI in-process (``{ws}`` stands for the workspace folder), and stderr must be exactly
-the expected text. Rejected rows (exit 1) are checked in ``_rejected`` instead, and then the
+input into a fresh copy of the small workspace of helpers.hostile_workspace, ``argv`` is
+run through the CLI in-process (``{ws}`` stands for the workspace folder), and stderr must be
+exactly the expected text. Rejected rows (exit 1) are checked in ``_rejected`` instead, and then the
 source's own table must be unchanged.
 """
 
@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from rel_workspace import LEDGER_HEADER, build_workspace, tree_digest, warehouse_content
+from helpers import LEDGER_HEADER, hostile_workspace, tree_digest, warehouse_content
 from typer.testing import CliRunner, Result
 
 from soekpi.cli import app
@@ -598,7 +598,7 @@ CASES = [
 @pytest.fixture(scope="module")
 def base(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The clean workspace, built once; every case works on a copy."""
-    return build_workspace(tmp_path_factory.mktemp("base") / "ws")
+    return hostile_workspace(tmp_path_factory.mktemp("base") / "ws")
 
 
 def test_the_corpus_has_at_least_forty_distinct_cases() -> None:

@@ -17,9 +17,9 @@ import time
 from pathlib import Path
 
 import pytest
-from rel_workspace import (
+from helpers import (
     LEDGER_HEADER,
-    build_workspace,
+    hostile_workspace,
     invoke,
     run_soekpi,
     tree_digest,
@@ -36,7 +36,7 @@ EPOCH = {"SOURCE_DATE_EPOCH": "1767225600"}
 def ws(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.delenv("SOEKPI_WORKSPACE", raising=False)
     monkeypatch.setenv("SOURCE_DATE_EPOCH", EPOCH["SOURCE_DATE_EPOCH"])
-    return build_workspace(tmp_path / "ws")
+    return hostile_workspace(tmp_path / "ws")
 
 
 def _popen(*args: str | Path) -> subprocess.Popen[str]:

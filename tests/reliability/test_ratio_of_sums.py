@@ -8,9 +8,9 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
+from helpers import hostile_workspace
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from rel_workspace import build_workspace
 
 from soekpi.base.calendar import parse_cycle
 from soekpi.catalogue import load_catalogue
@@ -27,7 +27,7 @@ IN_Q1 = (date(2025, 1, 1), date(2025, 3, 1))
 
 @pytest.fixture(scope="module")
 def ws(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return build_workspace(tmp_path_factory.mktemp("ratio") / "ws")
+    return hostile_workspace(tmp_path_factory.mktemp("ratio") / "ws")
 
 
 rows = st.dictionaries(

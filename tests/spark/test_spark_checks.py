@@ -7,10 +7,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import copy_to_spark, spark_twin
-from typer.testing import CliRunner, Result
-
-from soekpi.cli import app
+from helpers import catalogue_workspace, invoke
+from spark_twins import copy_to_spark, spark_twin
+from typer.testing import Result
 
 pytestmark = pytest.mark.spark
 
@@ -61,29 +60,24 @@ BAD_ROWS = [
 ]
 
 
-def _run(ws: Path, *args: str) -> Result:
-    return CliRunner().invoke(app, ["-w", str(ws), *args])
-
-
 @pytest.fixture(scope="module")
 def twins(spark: Any, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     """The same small warehouse with a few contract violations, on DuckDB and on Spark."""
     import duckdb
 
     root = Path(tmp_path_factory.mktemp("spark_checks"))
-    duck = root / "duck"
-    (duck / "metrics").mkdir(parents=True)
-    (duck / "metrics" / "catalogue.yaml").write_text(CATALOGUE, encoding="utf-8")
-    (duck / "soekpi.yaml").write_text("fiscal_year: {start_month: 1}\n", encoding="utf-8")
     files = {
         "entities": "entity_id,name,parent_id\nG,Group,\nA,Alpha,G\nB,Beta,G\n",
         "ledger": LEDGER,
         "staff": STAFF,
     }
-    for source, text in files.items():
-        path = root / f"{source}.csv"
-        path.write_text(text, encoding="utf-8")
-        assert _run(duck, "load", source, str(path)).exit_code == 0
+    duck = catalogue_workspace(
+        root / "duck",
+        CATALOGUE,
+        settings="fiscal_year: {start_month: 1}\n",
+        loads=[(source, f"{source}.csv", text) for source, text in files.items()],
+        inputs=root,
+    )
     con = duckdb.connect(str(duck / "data" / "warehouse.duckdb"))
     for statement in BAD_ROWS:
         con.execute(statement)
@@ -110,13 +104,13 @@ def test_check_finds_the_same_violations_on_both_engines(twins: tuple[Path, Path
         "return: 2025-02",
         "source 'staff': 1 row(s) where headcount is below the minimum 0 (e.g. '-3')",
     ]
-    assert _findings(_run(duck, "check"), "data/warehouse.duckdb: ") == expected
-    assert _findings(_run(spark_ws, "check"), "spark database 'checks': ") == expected
+    assert _findings(invoke(duck, "check"), "data/warehouse.duckdb: ") == expected
+    assert _findings(invoke(spark_ws, "check"), "spark database 'checks': ") == expected
 
 
 def test_cycles_are_the_same_on_both_engines(twins: tuple[Path, Path]) -> None:
     duck, spark_ws = twins
-    on_duck, on_spark = _run(duck, "cycles"), _run(spark_ws, "cycles")
+    on_duck, on_spark = invoke(duck, "cycles"), invoke(spark_ws, "cycles")
     assert (on_duck.exit_code, on_spark.exit_code) == (0, 0)
     assert on_spark.stdout == on_duck.stdout
     row = next(line for line in on_spark.stdout.splitlines() if "FY2025-Q1" in line)
@@ -124,7 +118,7 @@ def test_cycles_are_the_same_on_both_engines(twins: tuple[Path, Path]) -> None:
     # February, C files January only): 1 of 3 reporting; only January is complete: 1/3.
     # staff: A and B every month: 2/2, 3/3.
     assert "1/3 · 1/3 mo" in row and "2/2 · 3/3 mo" in row and "open" in row
-    latest = [_run(ws, "cycles", "--latest") for ws in (duck, spark_ws)]
+    latest = [invoke(ws, "cycles", "--latest") for ws in (duck, spark_ws)]
     assert [(r.exit_code, r.stdout) for r in latest] == [(0, "FY2025-Q1\n")] * 2
 
 
@@ -150,7 +144,7 @@ def test_schema_drift_and_duplicate_keys_on_spark(
         catalogue = ws / "metrics" / "catalogue.yaml"
         catalogue.write_text(drifted, encoding="utf-8")
         try:
-            assert _findings(_run(ws, "check"), where)[-3:] == drift
+            assert _findings(invoke(ws, "check"), where)[-3:] == drift
         finally:
             catalogue.write_text(CATALOGUE, encoding="utf-8")
 
@@ -165,7 +159,7 @@ def test_schema_drift_and_duplicate_keys_on_spark(
     con.close()
     spark.catalog.refreshTable("checks.staff")
     try:
-        lines = _findings(_run(spark_ws, "check"), "spark database 'checks': ")
+        lines = _findings(invoke(spark_ws, "check"), "spark database 'checks': ")
     finally:
         (folder / "again.parquet").unlink()
         spark.catalog.refreshTable("checks.staff")

@@ -7,7 +7,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import copy_to_spark, spark_twin
+from helpers import demo_workspace
+from spark_twins import copy_to_spark, spark_twin
 from typer.testing import CliRunner
 
 from soekpi.cli import app
@@ -20,8 +21,7 @@ def demo_runs(spark: Any, tmp_path_factory: pytest.TempPathFactory) -> tuple[Pat
     """The demo (small scale) reported on DuckDB and on Spark: (duck run, spark run, cycle)."""
     root = Path(tmp_path_factory.mktemp("spark_demo"))
     runner = CliRunner()
-    made = runner.invoke(app, ["init", str(root / "duck"), "--demo", "--scale", "0.05"])
-    assert made.exit_code == 0, made.output
+    demo_workspace(root / "duck", scale="0.05")
     copy_to_spark(spark, root / "duck" / "data" / "warehouse.duckdb", "demo", root / "parquet")
     spark_ws = spark_twin(root / "duck", root / "spark", "demo")
     runs = []

@@ -11,8 +11,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import ENGINE_TESTS, copy_to_spark, spark_twin
-from engine_workspace import build_golden
+from golden_workspace import GOLDEN_CYCLES, build_golden
+from spark_twins import copy_to_spark, spark_twin
 
 from soekpi.base.calendar import parse_cycle
 from soekpi.catalogue import load_catalogue
@@ -21,18 +21,9 @@ from soekpi.workspace import read_workspace
 
 pytestmark = pytest.mark.spark
 
+ENGINE_TESTS = Path(__file__).resolve().parents[1] / "engine"
 GOLDEN_MODULES = ("test_engine_measures", "test_engine_kpis", "test_engine_completeness")
-
-
-def _golden_cycles() -> tuple[str, ...]:
-    spec = importlib.util.spec_from_file_location("engine_conftest", ENGINE_TESTS / "conftest.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return tuple(module.GOLDEN_CYCLES)
-
-
-CYCLES = _golden_cycles()
+CYCLES = GOLDEN_CYCLES
 
 
 @pytest.fixture(scope="module")
@@ -62,9 +53,15 @@ def test_spark_gives_identical_values_and_statuses(both: tuple[KpiResult, KpiRes
 def _golden_tests() -> list[tuple[str, Callable[[KpiResult], None]]]:
     found = []
     for name in GOLDEN_MODULES:
-        if importlib.util.find_spec(name) is None:
+        path = ENGINE_TESTS / f"{name}.py"
+        if not path.is_file():
             continue
-        module = importlib.import_module(name)
+        # loaded from its file under a name of its own: whether or not pytest also collects
+        # tests/engine in this run, and without putting tests/engine on sys.path
+        spec = importlib.util.spec_from_file_location(f"spark_golden_{name}", path)
+        assert spec is not None and spec.loader is not None
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
         for test_name, fn in inspect.getmembers(module, inspect.isfunction):
             params = list(inspect.signature(fn).parameters)
             if test_name.startswith("test_") and params == ["result"]:

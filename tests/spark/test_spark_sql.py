@@ -7,6 +7,7 @@ from datetime import date
 from pathlib import Path
 
 import pytest
+from helpers import catalogue_workspace, write
 from typer.testing import CliRunner
 
 from soekpi.base.errors import InputError
@@ -109,16 +110,13 @@ def test_month_ranges_become_sequences_without_the_end() -> None:
 
 @pytest.fixture()
 def spark_ws(tmp_path: Path) -> Path:
-    (tmp_path / "metrics").mkdir()
-    (tmp_path / "metrics" / "sources.yaml").write_text(
+    sources = (
         "sources:\n  ledger:\n    time_column: period\n    columns:\n"
-        "      period: {type: date, required: true}\n",
-        encoding="utf-8",
+        "      period: {type: date, required: true}\n"
     )
-    (tmp_path / "soekpi.yaml").write_text(
-        "warehouse: {engine: spark, database: lake}\n", encoding="utf-8"
-    )
-    (tmp_path / "ledger.csv").write_text("period\n2025-01-01\n", encoding="utf-8")
+    settings = "warehouse: {engine: spark, database: lake}\n"
+    catalogue_workspace(tmp_path, {"sources.yaml": sources}, settings=settings)
+    write(tmp_path / "ledger.csv", "period\n2025-01-01\n")
     return tmp_path
 
 

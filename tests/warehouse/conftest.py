@@ -1,5 +1,21 @@
-"""Fixtures of the warehouse tests (defined in wh_workspace.py, a uniquely named module)."""
+"""Fixtures of the warehouse tests: the workspace of wh_data.py (the ``workspace`` and
+``soekpi`` fixtures themselves are tests/conftest.py's)."""
 
-from wh_workspace import soekpi, with_entities, workspace
+from __future__ import annotations
 
-__all__ = ["soekpi", "with_entities", "workspace"]
+from pathlib import Path
+
+import pytest
+from helpers import load_csvs
+from wh_data import CATALOGUE, ENTITIES
+
+
+@pytest.fixture
+def workspace_catalogue() -> str:
+    return CATALOGUE
+
+
+@pytest.fixture
+def with_entities(workspace: Path, tmp_path: Path) -> Path:
+    """The workspace with G, A, B loaded."""
+    return load_csvs(workspace, [("entities", "entities.csv", ENTITIES)], tmp_path)

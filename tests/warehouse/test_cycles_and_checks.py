@@ -5,7 +5,8 @@ from __future__ import annotations
 from datetime import date
 from pathlib import Path
 
-from wh_workspace import HEADER, Invoke, write
+from helpers import Invoke, write
+from wh_data import HEADER
 
 from soekpi.base.calendar import Cycle, FiscalSettings
 from soekpi.catalogue import load_catalogue

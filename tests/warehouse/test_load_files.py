@@ -9,7 +9,8 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
-from wh_workspace import HEADER, Invoke, query, warehouse, write
+from helpers import Invoke, query, warehouse, write
+from wh_data import HEADER
 
 ROWS = [
     ("A", "2025-01-01", "revenue", "100.50"),

@@ -7,7 +7,8 @@ from datetime import date
 from decimal import Decimal
 from pathlib import Path
 
-from wh_workspace import HEADER, Invoke, query, rejected, write
+from helpers import Invoke, query, rejected, write
+from wh_data import HEADER
 
 
 def test_good_rows_load_and_bad_rows_are_rejected_with_their_reason(

@@ -12,7 +12,8 @@ import time
 from pathlib import Path
 
 import pytest
-from wh_workspace import ENTITIES, Invoke, query, warehouse, write
+from helpers import Invoke, query, warehouse, write
+from wh_data import ENTITIES
 
 from soekpi.catalogue import load_catalogue
 from soekpi.warehouse.connection import current_user, open_warehouse
