@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import HOSTILE_NAMES, hand_data, hand_result
+from report_hand import HOSTILE_NAMES, hand_data, hand_result
 
 from soekpi.report.render import build_context, render_html
 

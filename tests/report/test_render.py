@@ -6,7 +6,7 @@ import re
 from pathlib import Path
 
 import pytest
-from conftest import HOSTILE_NAMES, assert_snapshot, hand_data, hand_result
+from report_hand import HOSTILE_NAMES, assert_snapshot, hand_data, hand_result
 
 from soekpi.base.errors import InputError, UsageError
 from soekpi.engine.hierarchy import entity_order

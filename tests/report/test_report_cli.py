@@ -12,9 +12,8 @@ import time
 from pathlib import Path
 
 import pytest
-from typer.testing import CliRunner
-
-from soekpi.cli import app
+from helpers import catalogue_workspace
+from helpers import run as soekpi
 
 CATALOGUE = """\
 sources:
@@ -85,26 +84,10 @@ def _ledger() -> str:
     return "\n".join(lines) + "\n"
 
 
-runner = CliRunner()
-
-
-def soekpi(ws: Path, *args: str, env: dict[str, str] | None = None) -> tuple[int, str, str]:
-    result = runner.invoke(app, ["-w", str(ws), *args], env=env)
-    return result.exit_code, result.stdout, result.stderr
-
-
 @pytest.fixture(scope="module")
 def loaded(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    root = tmp_path_factory.mktemp("ws")
-    (root / "soekpi.yaml").write_text("fiscal_year: {start_month: 1, label: end}\n")
-    (root / "metrics").mkdir()
-    (root / "metrics" / "catalogue.yaml").write_text(CATALOGUE, encoding="utf-8")
-    (root / "entities.csv").write_text(ENTITIES, encoding="utf-8")
-    (root / "ledger.csv").write_text(_ledger())
-    for source, file in (("entities", "entities.csv"), ("financials", "ledger.csv")):
-        code, _, err = soekpi(root, "load", source, str(root / file))
-        assert code == 0, err
-    return root
+    loads = [("entities", "entities.csv", ENTITIES), ("financials", "ledger.csv", _ledger())]
+    return catalogue_workspace(tmp_path_factory.mktemp("ws"), CATALOGUE, loads=loads)
 
 
 @pytest.fixture

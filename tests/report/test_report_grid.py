@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 import polars as pl
-from conftest import hand_data, hand_result
+from report_hand import hand_data, hand_result
 
 from soekpi.report.render import GRID_LIMIT, build_context, grid_scope, render_markdown
 
