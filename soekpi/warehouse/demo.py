@@ -362,6 +362,40 @@ def _steps(g: _Gen) -> list[tuple[str, list[str]]]:
 
 
 def _entities(g: _Gen) -> list[str]:
+    """The group head, the subsidiaries and the business units, and the temp tables the
+    later steps share (units, gaps, sector parameters, months)."""
+    return [
+        _group_head(),
+        _subsidiary_rows(),
+        _units(g),
+        _gaps(g),
+        _unit_rows(),
+        _sectors(),
+        _months(g),
+    ]
+
+
+def _group_head() -> str:
+    """The group head ``G00``."""
+    return (
+        "INSERT INTO entities BY NAME SELECT 'G00' AS entity_id, 'Example Energy Group' AS name, "
+        "'中国示例能源集团' AS name_zh, NULL::VARCHAR AS parent_id, 'energy' AS sector, "
+        "'Beijing' AS region"
+    )
+
+
+def _subsidiary_rows() -> str:
+    """The six sector subsidiaries under the group head."""
+    return (
+        "INSERT INTO entities BY NAME SELECT entity_id, name, name_zh, 'G00' AS parent_id, "
+        "sector, region FROM (VALUES "
+        + _values(s[:5] for s in _SUBSIDIARIES)
+        + ") s(entity_id, sector, name, name_zh, region)"
+    )
+
+
+def _units(g: _Gen) -> str:
+    """``_demo_units``: the business units with their names, size, growth and first month."""
     u = g.u
     subs = [(sid, sector, n) for (sid, sector, *_), n in zip(_SUBSIDIARIES, g.counts, strict=True)]
     businesses = [
@@ -371,18 +405,7 @@ def _entities(g: _Gen) -> list[str]:
     ]
     provinces = [(i, en, zh) for i, (en, zh) in enumerate(_PROVINCES)]
     n_prov = len(_PROVINCES)
-    head = (
-        "INSERT INTO entities BY NAME SELECT 'G00' AS entity_id, 'Example Energy Group' AS name, "
-        "'中国示例能源集团' AS name_zh, NULL::VARCHAR AS parent_id, 'energy' AS sector, "
-        "'Beijing' AS region"
-    )
-    subsidiaries = (
-        "INSERT INTO entities BY NAME SELECT entity_id, name, name_zh, 'G00' AS parent_id, "
-        "sector, region FROM (VALUES "
-        + _values(s[:5] for s in _SUBSIDIARIES)
-        + ") s(entity_id, sector, name, name_zh, region)"
-    )
-    units = f"""
+    return f"""
 CREATE TEMP TABLE _demo_units AS
 WITH subs AS (
   SELECT sub_id, sector, unnest(range(1, n + 1)) AS k,
@@ -410,28 +433,43 @@ JOIN (VALUES {_values(provinces)}) p(p_idx, en, zh) USING (p_idx)
 JOIN (VALUES {_values(businesses)}) b(sector, b_idx, en, zh)
   ON b.sector = n.sector AND b.b_idx = floor({u("n.entity_id", "'biz'")} * 5)::INT
 """
-    # The units whose latest monthly returns are missing: the first misses all three
-    # returns, the others financials and workforce (their KPIs turn 'incomplete').
-    gaps = f"""
+
+
+def _gaps(g: _Gen) -> str:
+    """``_demo_gaps``: the units whose latest monthly returns are missing."""
+    # The first misses all three returns, the others financials and workforce (their KPIs
+    # turn 'incomplete').
+    return f"""
 CREATE TEMP TABLE _demo_gaps AS
 SELECT entity_id, CASE WHEN rank = 1 THEN 2 ELSE 1 END AS gap
-FROM (SELECT entity_id, row_number() OVER (ORDER BY {u("entity_id", "'gap'")}, entity_id) AS rank
+FROM (SELECT entity_id, row_number() OVER (ORDER BY {g.u("entity_id", "'gap'")}, entity_id) AS rank
       FROM _demo_units WHERE first_t = 0)
 WHERE rank <= {g.gaps}
 """
-    insert_units = (
+
+
+def _unit_rows() -> str:
+    """The business units as entities under their subsidiaries."""
+    return (
         "INSERT INTO entities BY NAME SELECT entity_id, name, name_zh, sub_id AS parent_id, "
         "sector, region FROM _demo_units"
     )
-    sectors = (
+
+
+def _sectors() -> str:
+    """``_demo_sectors``: each sector's parameters."""
+    return (
         f"CREATE TEMP TABLE _demo_sectors AS SELECT * FROM (VALUES {_values(_SECTORS)}) "
         f"s({', '.join(_SECTOR_COLUMNS)})"
     )
-    months = (
+
+
+def _months(g: _Gen) -> str:
+    """``_demo_months``: month number ``t`` and its first day, for every month of the data."""
+    return (
         f"CREATE TEMP TABLE _demo_months AS SELECT t::INT AS t, {g.month('t')} AS period "
         f"FROM range({MONTHS}) r(t)"
     )
-    return [head, subsidiaries, units, gaps, insert_units, sectors, months]
 
 
 def _panel(g: _Gen) -> str:
@@ -533,35 +571,12 @@ def _projects_temp(g: _Gen, last_t: int) -> str:
     cancelled; those starting after the last month are still planned."""
     u = g.u
     horizon = MONTHS + 6
-    category = (
-        "CASE "
-        + " ".join(f"WHEN c < {share} THEN '{cat}'" for cat, share, *_ in _CATEGORIES[:-1])
-        + f" ELSE '{_CATEGORIES[-1][0]}' END"
-    )
-    base = (
-        "CASE category "
-        + " ".join(f"WHEN '{cat}' THEN {budget!r}" for cat, _, budget, *_ in _CATEGORIES)
-        + " END"
-    )
-    pick = u("project_id", "'name'")
-    name = (
-        "CASE category "
-        + " ".join(
-            f"WHEN '{cat}' THEN CASE WHEN {pick} < 0.5 THEN {_text(a)} ELSE {_text(b)} END"
-            for cat, _, _, a, b in _CATEGORIES
-        )
-        + " END"
-    )
-    # 3..15 projects per unit (× projects_factor at large scales)
-    draw = u("entity_id", "'nproj'")
-    count = f"4 + floor({draw} * 13)::INT"
-    if g.projects != 1.0:
-        count = f"1 + floor((3 + floor({draw} * 13)) * {g.projects!r})::INT"
+    category, base, name = _category_case(), _budget_case(), _name_case(g)
     return f"""
 CREATE TEMP TABLE _demo_projects AS
 WITH counted AS (
   SELECT entity_id, size, first_t,
-         unnest(range(1, {count})) AS k
+         unnest(range(1, {_project_count(g)})) AS k
   FROM _demo_units
 ), keyed AS (
   SELECT *, 'P' || substr(entity_id, 2) || '-' || lpad(k::VARCHAR, 2, '0') AS project_id
@@ -604,6 +619,46 @@ SELECT project_id, entity_id,
     AS budget
 FROM keyed
 """
+
+
+def _category_case() -> str:
+    """A project's category from its draw ``c``, by the categories' cumulative shares."""
+    return (
+        "CASE "
+        + " ".join(f"WHEN c < {share} THEN '{cat}'" for cat, share, *_ in _CATEGORIES[:-1])
+        + f" ELSE '{_CATEGORIES[-1][0]}' END"
+    )
+
+
+def _budget_case() -> str:
+    """A project's base budget by its category."""
+    return (
+        "CASE category "
+        + " ".join(f"WHEN '{cat}' THEN {budget!r}" for cat, _, budget, *_ in _CATEGORIES)
+        + " END"
+    )
+
+
+def _name_case(g: _Gen) -> str:
+    """A project's name: one of its category's two names, drawn per project."""
+    pick = g.u("project_id", "'name'")
+    return (
+        "CASE category "
+        + " ".join(
+            f"WHEN '{cat}' THEN CASE WHEN {pick} < 0.5 THEN {_text(a)} ELSE {_text(b)} END"
+            for cat, _, _, a, b in _CATEGORIES
+        )
+        + " END"
+    )
+
+
+def _project_count(g: _Gen) -> str:
+    """The end (excluded) of a unit's project numbers: 3..15 projects per unit
+    (× projects_factor at large scales)."""
+    draw = g.u("entity_id", "'nproj'")
+    if g.projects != 1.0:
+        return f"1 + floor((3 + floor({draw} * 13)) * {g.projects!r})::INT"
+    return f"4 + floor({draw} * 13)::INT"
 
 
 def _projects() -> str:
