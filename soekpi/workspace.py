@@ -108,48 +108,83 @@ def find_workspace(explicit: Path | None = None) -> Workspace:
 
 def read_workspace(root: Path) -> Workspace:
     """Read ``root/soekpi.yaml`` into a Workspace; every mistake names file and line."""
-    from soekpi.base.yamlio import YamlMap, read_yaml
-
-    file = root / WORKSPACE_FILE
-    shown = str(file)
-    data = read_yaml(file, shown)
-    if data is None:
-        data = YamlMap()
-        data.key_lines = {}
-    if not isinstance(data, YamlMap):
-        raise InputError("soekpi.yaml must be a mapping of settings", Location(shown, 1))
-
-    def fail(key: str, message: str, where: dict[str, Any] = data) -> InputError:
-        # a nested setting (fiscal_year.label) points at its own line when it has one
-        owner = where if isinstance(where, YamlMap) else data
-        line = owner.line_of(key.split(".")[-1] if owner is where else key.split(".")[0])
-        return InputError(f"{key}: {message}", Location(shown, line))
-
+    settings = _SettingsFile.read(root)
+    data = settings.data
     for key in data:
         if key not in _KEYS:
-            raise fail(key, f"unknown setting (known: {', '.join(_KEYS)})")
+            raise settings.fail(key, f"unknown setting (known: {', '.join(_KEYS)})")
+    warehouse = _warehouse_settings(data, root, settings.fail)
+    catalogue = _catalogue_paths(settings, root)
+    fiscal = _fiscal_settings(settings)
+    language = data.get("language", "en")
+    if language not in LANGUAGES:
+        raise settings.fail("language", f"must be one of {', '.join(LANGUAGES)}, not {language!r}")
+    root_entity = data.get("root_entity")
+    if root_entity is not None and not isinstance(root_entity, str | int):
+        raise settings.fail("root_entity", "must be an entity id")
+    return Workspace(
+        root=root,
+        warehouse=warehouse,
+        catalogue=catalogue,
+        templates=_path_of(settings, root, "templates", None),
+        output=_path_of(settings, root, "output", "out") or root / "out",
+        fiscal=fiscal,
+        language=language,
+        root_entity=None if root_entity is None else str(root_entity),
+    )
 
-    def path_of(key: str, default: str | None) -> Path | None:
-        value = data.get(key, default)
-        if value is None:
-            return None
-        if not isinstance(value, str) or not value.strip():
-            raise fail(key, "must be a path")
-        return (root / value).resolve()
 
-    warehouse = _warehouse_settings(data, root, fail)
-    raw_catalogue = data.get("catalogue", "metrics")
+@dataclass(frozen=True)
+class _SettingsFile:
+    """``soekpi.yaml`` as read, and where a wrong setting stands in it."""
+
+    shown: str
+    data: Any  # a YamlMap (soekpi.base.yamlio is imported on first use)
+
+    @staticmethod
+    def read(root: Path) -> _SettingsFile:
+        """The settings of ``root/soekpi.yaml`` (an empty file is no settings)."""
+        from soekpi.base.yamlio import YamlMap, read_yaml
+
+        file = root / WORKSPACE_FILE
+        shown = str(file)
+        data = read_yaml(file, shown)
+        if data is None:
+            data = YamlMap()
+            data.key_lines = {}
+        if not isinstance(data, YamlMap):
+            raise InputError("soekpi.yaml must be a mapping of settings", Location(shown, 1))
+        return _SettingsFile(shown, data)
+
+    def fail(self, key: str, message: str, where: dict[str, Any] | None = None) -> InputError:
+        """The error for setting ``key`` (``where``: the mapping that holds it, when nested)."""
+        from soekpi.base.yamlio import YamlMap
+
+        where = self.data if where is None else where
+        # a nested setting (fiscal_year.label) points at its own line when it has one
+        owner = where if isinstance(where, YamlMap) else self.data
+        line = owner.line_of(key.split(".")[-1] if owner is where else key.split(".")[0])
+        return InputError(f"{key}: {message}", Location(self.shown, line))
+
+
+def _catalogue_paths(settings: _SettingsFile, root: Path) -> tuple[Path, ...]:
+    """The catalogue folder or files, made absolute (default: ``metrics``)."""
+    raw_catalogue = settings.data.get("catalogue", "metrics")
     items = raw_catalogue if isinstance(raw_catalogue, list) else [raw_catalogue]
     if not items or not all(isinstance(i, str) and i.strip() for i in items):
-        raise fail("catalogue", "must be a folder or a list of files/folders")
-    catalogue = tuple((root / i).resolve() for i in items)
+        raise settings.fail("catalogue", "must be a folder or a list of files/folders")
+    return tuple((root / i).resolve() for i in items)
 
-    fiscal_raw = data.get("fiscal_year") or {}
+
+def _fiscal_settings(settings: _SettingsFile) -> FiscalSettings:
+    """``fiscal_year``: its start month (1..12) and whether a year is named by its end or
+    its start."""
+    fiscal_raw = settings.data.get("fiscal_year") or {}
     if not isinstance(fiscal_raw, dict):
-        raise fail("fiscal_year", "must be a mapping with start_month and label")
+        raise settings.fail("fiscal_year", "must be a mapping with start_month and label")
     for key in fiscal_raw:
         if key not in ("start_month", "label"):
-            raise fail(
+            raise settings.fail(
                 f"fiscal_year.{key}", "unknown setting (known: start_month, label)", fiscal_raw
             )
     start_month = fiscal_raw.get("start_month", 1)
@@ -158,32 +193,27 @@ def read_workspace(root: Path) -> Workspace:
         or not isinstance(start_month, int)
         or not (1 <= start_month <= 12)
     ):
-        raise fail(
+        raise settings.fail(
             "fiscal_year.start_month",
             f"must be a month number 1..12, not {start_month!r}",
             fiscal_raw,
         )
     label = fiscal_raw.get("label", "end")
     if label not in ("end", "start"):
-        raise fail("fiscal_year.label", f"must be 'end' or 'start', not {label!r}", fiscal_raw)
+        raise settings.fail(
+            "fiscal_year.label", f"must be 'end' or 'start', not {label!r}", fiscal_raw
+        )
+    return FiscalSettings(start_month=start_month, label=label)
 
-    language = data.get("language", "en")
-    if language not in LANGUAGES:
-        raise fail("language", f"must be one of {', '.join(LANGUAGES)}, not {language!r}")
-    root_entity = data.get("root_entity")
-    if root_entity is not None and not isinstance(root_entity, str | int):
-        raise fail("root_entity", "must be an entity id")
 
-    return Workspace(
-        root=root,
-        warehouse=warehouse,
-        catalogue=catalogue,
-        templates=path_of("templates", None),
-        output=path_of("output", "out") or root / "out",
-        fiscal=FiscalSettings(start_month=start_month, label=label),
-        language=language,
-        root_entity=None if root_entity is None else str(root_entity),
-    )
+def _path_of(settings: _SettingsFile, root: Path, key: str, default: str | None) -> Path | None:
+    """The path setting ``key`` made absolute, or None when absent without a default."""
+    value = settings.data.get(key, default)
+    if value is None:
+        return None
+    if not isinstance(value, str) or not value.strip():
+        raise settings.fail(key, "must be a path")
+    return (root / value).resolve()
 
 
 def _warehouse_settings(data: Any, root: Path, fail: Any) -> WarehouseSettings:
