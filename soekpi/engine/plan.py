@@ -252,267 +252,23 @@ def _source_query(
     coverage: bool,
     few_ancestors: bool,
 ) -> SourceQuery:
-    windows = sorted({w for wins in measure_windows for w in wins})
-    table = quote(source.id) if source.is_view else quote(source.table_name)
-    group_wide = source.entity_column is None
-    entity_sql = "''" if group_wide else f"CAST({quote(source.entity_column or '')} AS VARCHAR)"
-    hierarchy = "__everyone" if group_wide else "__closure"
-    bound = max((w.end for w in windows), default=None)
-
-    ctes = _view_ctes(catalogue, source) if source.is_view else []
-    if isinstance(closure, str):
-        ctes.append(f"__closure AS ({closure})")
-    else:
-        pairs = sorted(set(closure)) or [("", "")]
-        ctes.append(
-            "__closure AS (SELECT * FROM (VALUES "
-            + _values((literal(a), literal(d)) for a, d in pairs)
-            + ") AS c(ancestor, descendant))"
-        )
-    if group_wide:
-        ctes.append("__everyone AS (SELECT DISTINCT ancestor, '' AS descendant FROM __closure)")
-    ctes.append(_windows_cte("__windows", windows))
-    ctes.append(
-        "__grid AS (SELECT a.ancestor AS entity, c.window_cycle "
-        "FROM (SELECT DISTINCT ancestor FROM __closure) AS a "
-        "CROSS JOIN (SELECT DISTINCT window_cycle FROM __windows) AS c)"
-    )
-    # A measure is combined over its own windows only (a source's windows are the union:
-    # e.g. budgets to date next to completions in the cycle).
-    window_ctes = {tuple(windows): "__windows"}
-
-    def windows_of(i: int) -> str:
-        own = tuple(sorted(set(measure_windows[i]))) or tuple(windows)
-        if own not in window_ctes:
-            window_ctes[own] = f"__windows{len(window_ctes)}"
-            ctes.append(_windows_cte(window_ctes[own], own))
-        return window_ctes[own]
-
-    stretch_maps: dict[tuple[str, tuple[date, ...]], str] = {}
-
-    def window_join(wins: str, rows: str, cuts: Sequence[date] | None, stretched: bool) -> str:
-        """The join of grouped ``rows`` to the windows of CTE ``wins`` (cross join when
-        untimed, ``cuts`` None): on the stretch its month falls in (``stretched``: its month
-        is already that stretch's first month), an equi-join against the stretches of each
-        window, where a range join of months sorted millions of rows."""
-        if cuts is None:
-            return f"CROSS JOIN {wins} AS w"
-        key = (wins, tuple(cuts))
-        if key not in stretch_maps:
-            stretch_maps[key] = f"{wins}_s{len(stretch_maps)}"
-            own = next(ws for ws, cte in window_ctes.items() if cte == wins)
-            ctes.append(_stretch_map_cte(stretch_maps[key], own, cuts))
-        at = f"{rows}.month" if stretched else _stretch_sql(f"{rows}.month", cuts)
-        return f"JOIN {stretch_maps[key]} AS w ON w.stretch = {at}"
-
-    groups: dict[str | None, _Group] = {}
-
-    def group_for(time_column: str | None) -> _Group:
-        if time_column not in groups:
-            groups[time_column] = _Group(time_column)
-        return groups[time_column]
-
-    distinct_ctes: list[tuple[int, Measure]] = []
-    for i, measure in enumerate(measures):
-        group = group_for(measure.time_column(source))
-        group.windows.update(measure_windows[i])
-        filt = f" FILTER (WHERE {measure.filter})" if measure.filter else ""
-        expr = measure.expr.strip() or "*"
-        exact = expr if _is_bare_exact(source, expr) else f"CAST(({expr}) AS {EXACT_TYPE})"
-        counted = "*" if expr == "*" else f"({expr})"
-        agg = measure.agg
-        if agg == "count_distinct":
-            distinct_ctes.append((i, measure))
-        elif agg == "sum":
-            p = group.add_partial(f"SUM({exact}){filt}", "SUM")
-            group.flow.append((i, f"CAST(SUM(b.p{p}) AS DOUBLE)", (p,)))
-        elif agg == "count":
-            p = group.add_partial(f"COUNT({counted}){filt}", "SUM")
-            group.flow.append((i, f"CAST(SUM(b.p{p}) AS DOUBLE)", (p,)))
-        elif agg in ("min", "max"):
-            fn = agg.upper()
-            p = group.add_partial(f"{fn}({expr}){filt}", fn)
-            group.flow.append((i, f"CAST({fn}(b.p{p}) AS DOUBLE)", (p,)))
-        elif agg == "mean":
-            s = group.add_partial(f"SUM({exact}){filt}", "SUM")
-            n = group.add_partial(f"COUNT({counted}){filt}", "SUM")
-            group.flow.append((i, f"CAST(SUM(b.p{s}) AS DOUBLE) / NULLIF(SUM(b.p{n}), 0)", (s, n)))
-        elif agg in STOCK_AGGS:
-            s = group.add_partial(f"SUM({exact}){filt}", "SUM")
-            n = group.add_partial(f"COUNT({counted}){filt}", "SUM")
-            group.stock.append((i, agg, s, n))
-        else:
-            raise ValueError(f"measure '{measure.id}': unknown agg {agg!r}")
-    if coverage and source.time_column:
-        group_for(source.time_column).coverage = True
-
-    parts: list[tuple[str, list[tuple[int, str]]]] = []  # (CTE name, [(measure index, column)])
+    """One source's query: the shared CTEs, step 1 and 2 per group of measures and per
+    count_distinct measure, then step 3 (and the completeness gaps when ``coverage``)."""
+    query = _SourceSql.start(catalogue, source, measures, measure_windows, few_ancestors)
+    query.add_shared_ctes(closure)
+    groups, distinct = _group_measures(source, measures, measure_windows, coverage)
     coverage_cte: str | None = None
     coverage_join = ""
     for g, key in enumerate(sorted(groups, key=lambda k: (k is None, k or ""))):
-        group = groups[key]
-        name = f"__g{g}"
-        # Only rows in the months of the group's windows (the coverage group: the source's
-        # windows) are grouped: the cycles compute needs leave out most of the history, and
-        # the months between a cycle and the same cycle a year earlier.
-        spans = month_spans(windows if group.coverage else group.windows)
-        # Sums, counts, minima and maxima add up over any split of a window: without stock
-        # measures or completeness (which need months), rows are grouped by the stretches
-        # between window boundaries instead of by month (a to_date window over years of
-        # history is one stretch, not dozens of months per entity).
-        stretched = not (group.stock or group.coverage)
-        cuts = None
-        if group.time_column is not None:
-            cuts = window_cuts(windows if group.coverage else group.windows)
-        ctes.extend(
-            _group_stage(group, name, table, entity_sql, spans, cuts if stretched else None)
-        )
-        flows: dict[str, list[tuple[int, str, tuple[int, ...]]]] = {}
-        for item in group.flow:
-            flows.setdefault(windows_of(item[0]), []).append(item)
-        for k, (wins, flow) in enumerate(sorted(flows.items())):
-            # Per entity and window first (few rows per entity), then over the subtree; only
-            # the partials and the windows these measures need.
-            w_cte, f_cte = f"{name}_w{k or ''}", f"{name}_f{k or ''}"
-            used = sorted({p for *_, partials in flow for p in partials})
-            combined = ", ".join(f"{group.partials[p][1]}(b.p{p}) AS p{p}" for p in used)
-            cols = ", ".join(f"{sql} AS m{i}" for i, sql, _ in flow)
-            if few_ancestors:
-                # Over the subtree first: a few ancestors (a report's trend of the top
-                # entities) make a few rows per month, not a row per entity and window.
-                month, keys = (", b.month", "1, 2") if cuts is not None else ("", "1")
-                ctes.append(
-                    f"{w_cte} AS (SELECT c.ancestor AS entity{month}, {combined} "
-                    f"FROM {name} AS b JOIN {hierarchy} AS c ON c.descendant = b.entity "
-                    f"GROUP BY {keys})"
-                )
-                ctes.append(
-                    f"{f_cte} AS (SELECT b.entity, w.window_cycle, w.window_kind, {cols} "
-                    f"FROM {w_cte} AS b {window_join(wins, 'b', cuts, stretched)} "
-                    "GROUP BY 1, 2, 3)"
-                )
-            else:
-                ctes.append(
-                    f"{w_cte} AS (SELECT b.entity, w.window_cycle, w.window_kind, {combined} "
-                    f"FROM {name} AS b {window_join(wins, 'b', cuts, stretched)} "
-                    "GROUP BY 1, 2, 3)"
-                )
-                ctes.append(
-                    f"{f_cte} AS (SELECT c.ancestor AS entity, b.window_cycle, b.window_kind, "
-                    f"{cols} FROM {w_cte} AS b JOIN {hierarchy} AS c ON c.descendant = b.entity "
-                    "GROUP BY 1, 2, 3)"
-                )
-            parts.append((f_cte, [(i, f"m{i}") for i, *_ in flow]))
-        stocks: dict[str, list[tuple[int, str, int, int]]] = {}
-        for stock in group.stock:
-            stocks.setdefault(windows_of(stock[0]), []).append(stock)
-        for k, (wins, items) in enumerate(sorted(stocks.items())):
-            e_cte, s_cte = f"{name}_e{k or ''}", f"{name}_s{k or ''}"
-            per_entity = []
-            for i, agg, s, n in items:
-                # Only the periods in which the entity has rows of the measure count.
-                having = f"FILTER (WHERE b.p{n} > 0)"
-                if agg == "closing":
-                    at = "b.month" if group.time_column else "1"
-                    value = f"arg_max(b.p{s}, {at}) {having}"
-                else:
-                    value = f"CAST(AVG(b.p{s}) {having} AS {EXACT_TYPE})"
-                per_entity.append(f"{value} AS s{i}")
-            ctes.append(
-                f"{e_cte} AS (SELECT b.entity, w.window_cycle, w.window_kind, "
-                f"{', '.join(per_entity)} FROM {name} AS b "
-                f"{window_join(wins, 'b', cuts, stretched)} GROUP BY 1, 2, 3)"
-            )
-            cols = ", ".join(f"CAST(SUM(e.s{i}) AS DOUBLE) AS m{i}" for i, *_ in items)
-            ctes.append(
-                f"{s_cte} AS (SELECT c.ancestor AS entity, e.window_cycle, e.window_kind, {cols} "
-                f"FROM {e_cte} AS e JOIN {hierarchy} AS c ON c.descendant = e.entity "
-                "GROUP BY 1, 2, 3)"
-            )
-            parts.append((s_cte, [(i, f"m{i}") for i, *_ in items]))
-        if group.coverage:
-            coverage_cte = name
-            coverage_join = window_join("__windows", "v", cuts, stretched=False)
-
-    for k, (i, measure) in enumerate(distinct_ctes):
-        name = f"__d{k}"
-        time_column = measure.time_column(source)
-        expr = measure.expr.strip()
-        conditions = [f"({expr}) IS NOT NULL"]
-        if measure.filter:
-            conditions.insert(0, f"({measure.filter})")
-        month, distinct_cuts = "", None
-        if time_column is not None:
-            distinct_cuts = window_cuts(measure_windows[i] or windows)
-            month = f", {_stretch_sql(quote(time_column), distinct_cuts)} AS month"
-            if bound is not None:
-                conditions.append(f"{quote(time_column)} < {_date(bound)}")
-        ctes.append(
-            f"{name} AS (SELECT DISTINCT {entity_sql} AS entity{month}, ({expr}) AS v "
-            f"FROM {table} WHERE {' AND '.join(conditions)})"
-        )
-        ctes.append(
-            f"{name}_w AS (SELECT DISTINCT b.entity, w.window_cycle, w.window_kind, b.v "
-            f"FROM {name} AS b {window_join(windows_of(i), 'b', distinct_cuts, True)})"
-        )
-        ctes.append(
-            f"{name}_f AS (SELECT c.ancestor AS entity, b.window_cycle, b.window_kind, "
-            f"CAST(COUNT(DISTINCT b.v) AS DOUBLE) AS m{i} FROM {name}_w AS b "
-            f"JOIN {hierarchy} AS c ON c.descendant = b.entity GROUP BY 1, 2, 3)"
-        )
-        parts.append((f"{name}_f", [(i, f"m{i}")]))
-
-    held_in = {i: (cte, column) for cte, held in parts for i, column in held}
-    # One row per (entity, cycle), a column per measure and window kind it is computed
-    # for: a third of the rows of one row per window when a source has three kinds.
-    select = [
-        f"'{VALUE}' AS part",
-        "__grid.entity",
-        "__grid.window_cycle",
-        "CAST(NULL AS VARCHAR) AS window_kind",
-        "CAST(NULL AS DATE) AS month",
-    ]
-    joins: list[str] = []
-    outputs: list[tuple[str, str, str]] = []  # (column, measure id, window kind)
-    kinds_of = [{w.kind for w in wins} for wins in measure_windows]
-    for k, kind in enumerate(sorted({w.kind for w in windows})):
-        wanted = [i for i in range(len(measures)) if kind in kinds_of[i]]
-        for cte in dict.fromkeys(held_in[i][0] for i in wanted):
-            joins.append(
-                f" LEFT JOIN {cte} AS {cte}_k{k} ON {cte}_k{k}.entity = __grid.entity"
-                f" AND {cte}_k{k}.window_cycle = __grid.window_cycle"
-                f" AND {cte}_k{k}.window_kind = {literal(kind)}"
-            )
-        for i in wanted:
-            cte, column = held_in[i]
-            value = f"{cte}_k{k}.{column}"
-            if measures[i].agg in ("count", "count_distinct"):
-                value = f"COALESCE({value}, 0)"  # no rows in the window: 0, not null
-            select.append(f"{value} AS m{i}_k{k}")
-            outputs.append((f"m{i}_k{k}", measures[i].id, kind))
-    body = f"SELECT {', '.join(select)} FROM __grid" + "".join(joins)
+        join = query.add_group(f"__g{g}", groups[key])
+        if join is not None:
+            coverage_cte, coverage_join = f"__g{g}", join
+    for k, (i, measure) in enumerate(distinct):
+        query.add_distinct(f"__d{k}", i, measure)
+    body, outputs = query.value_rows()
     if coverage_cte is not None:
-        first = None
-        spans = month_spans(windows)
-        if source.time_column and spans and spans != [(None, spans[-1][1])]:
-            # The groups skip some history: each entity's first month from every row.
-            column = quote(source.time_column)
-            where = f" WHERE {column} < {_date(bound)}" if bound is not None else ""
-            first = (
-                f"SELECT {entity_sql} AS entity, "
-                f"CAST(date_trunc('month', MIN({column})) AS DATE) AS first_month "
-                f"FROM {table}{where} GROUP BY 1"
-            )
-        ctes.extend(_gap_ctes(coverage_cte, coverage_join, first))
-        nulls = "".join(f", CAST(NULL AS DOUBLE) AS {c}" for c, _, _ in outputs)
-        body += (
-            f"\nUNION ALL\nSELECT '{GAP}', entity, window_cycle, window_kind, first_month{nulls} "
-            "FROM __gaps"
-            f"\nUNION ALL\nSELECT '{COVERAGE}', v.entity, CAST(NULL AS VARCHAR), "
-            f"CAST(NULL AS VARCHAR), v.month{nulls} FROM {coverage_cte} AS v "
-            "WHERE v.entity IN (SELECT entity FROM __gaps)"
-        )
-    sql = "WITH\n" + ",\n".join(ctes) + "\n" + body
+        body += query.coverage_rows(coverage_cte, coverage_join, outputs)
+    sql = "WITH\n" + ",\n".join(query.ctes) + "\n" + body
     return SourceQuery(
         source.id,
         tuple(m.id for m in measures),
@@ -520,6 +276,378 @@ def _source_query(
         coverage=coverage_cte is not None,
         columns=tuple(outputs),
     )
+
+
+def _group_for(groups: dict[str | None, _Group], time_column: str | None) -> _Group:
+    """The group of ``time_column``, made when it is not there yet."""
+    if time_column not in groups:
+        groups[time_column] = _Group(time_column)
+    return groups[time_column]
+
+
+def _group_measures(
+    source: Source,
+    measures: list[Measure],
+    measure_windows: list[Iterable[Window]],
+    coverage: bool,
+) -> tuple[dict[str | None, _Group], list[tuple[int, Measure]]]:
+    """The measures' groups by time column, and the count_distinct measures (index, measure)."""
+    groups: dict[str | None, _Group] = {}
+    distinct: list[tuple[int, Measure]] = []
+    for i, measure in enumerate(measures):
+        group = _group_for(groups, measure.time_column(source))
+        group.windows.update(measure_windows[i])
+        if measure.agg == "count_distinct":
+            distinct.append((i, measure))
+        else:
+            _add_partials(group, i, measure, source)
+    if coverage and source.time_column:
+        _group_for(groups, source.time_column).coverage = True
+    return groups, distinct
+
+
+def _add_partials(group: _Group, i: int, measure: Measure, source: Source) -> None:
+    """Measure ``i``'s step-1 partials in ``group``, and how they combine into its value."""
+    filt = f" FILTER (WHERE {measure.filter})" if measure.filter else ""
+    expr = measure.expr.strip() or "*"
+    exact = expr if _is_bare_exact(source, expr) else f"CAST(({expr}) AS {EXACT_TYPE})"
+    counted = "*" if expr == "*" else f"({expr})"
+    agg = measure.agg
+    if agg == "sum":
+        p = group.add_partial(f"SUM({exact}){filt}", "SUM")
+        group.flow.append((i, f"CAST(SUM(b.p{p}) AS DOUBLE)", (p,)))
+    elif agg == "count":
+        p = group.add_partial(f"COUNT({counted}){filt}", "SUM")
+        group.flow.append((i, f"CAST(SUM(b.p{p}) AS DOUBLE)", (p,)))
+    elif agg in ("min", "max"):
+        fn = agg.upper()
+        p = group.add_partial(f"{fn}({expr}){filt}", fn)
+        group.flow.append((i, f"CAST({fn}(b.p{p}) AS DOUBLE)", (p,)))
+    elif agg == "mean":
+        s = group.add_partial(f"SUM({exact}){filt}", "SUM")
+        n = group.add_partial(f"COUNT({counted}){filt}", "SUM")
+        group.flow.append((i, f"CAST(SUM(b.p{s}) AS DOUBLE) / NULLIF(SUM(b.p{n}), 0)", (s, n)))
+    elif agg in STOCK_AGGS:
+        s = group.add_partial(f"SUM({exact}){filt}", "SUM")
+        n = group.add_partial(f"COUNT({counted}){filt}", "SUM")
+        group.stock.append((i, agg, s, n))
+    else:
+        raise ValueError(f"measure '{measure.id}': unknown agg {agg!r}")
+
+
+@dataclass
+class _SourceSql:
+    """One source's query while it is built: what its steps share, and the CTEs so far."""
+
+    catalogue: Catalogue
+    source: Source
+    measures: list[Measure]
+    measure_windows: list[Iterable[Window]]
+    few_ancestors: bool
+    windows: list[Window]  # the union of the measures' windows
+    table: str
+    entity_sql: str
+    hierarchy: str  # the CTE of (ancestor, descendant) pairs
+    bound: date | None  # the end of the last window
+    ctes: list[str] = field(default_factory=list)
+    window_ctes: dict[tuple[Window, ...], str] = field(default_factory=dict)
+    stretch_maps: dict[tuple[str, tuple[date, ...]], str] = field(default_factory=dict)
+    parts: list[tuple[str, list[tuple[int, str]]]] = field(default_factory=list)
+    """(CTE name, [(measure index, column)]): where each measure's values are."""
+
+    @classmethod
+    def start(
+        cls,
+        catalogue: Catalogue,
+        source: Source,
+        measures: list[Measure],
+        measure_windows: list[Iterable[Window]],
+        few_ancestors: bool,
+    ) -> _SourceSql:
+        """The query of ``source`` before any CTE is made."""
+        windows = sorted({w for wins in measure_windows for w in wins})
+        group_wide = source.entity_column is None
+        return cls(
+            catalogue,
+            source,
+            measures,
+            measure_windows,
+            few_ancestors,
+            windows=windows,
+            table=quote(source.id) if source.is_view else quote(source.table_name),
+            entity_sql=(
+                "''" if group_wide else f"CAST({quote(source.entity_column or '')} AS VARCHAR)"
+            ),
+            hierarchy="__everyone" if group_wide else "__closure",
+            bound=max((w.end for w in windows), default=None),
+        )
+
+    def add_shared_ctes(self, closure: Sequence[tuple[str, str]] | str) -> None:
+        """The views read, the closure, the windows and the grid of every entity × cycle."""
+        source = self.source
+        self.ctes.extend(_view_ctes(self.catalogue, source) if source.is_view else [])
+        if isinstance(closure, str):
+            self.ctes.append(f"__closure AS ({closure})")
+        else:
+            pairs = sorted(set(closure)) or [("", "")]
+            self.ctes.append(
+                "__closure AS (SELECT * FROM (VALUES "
+                + _values((literal(a), literal(d)) for a, d in pairs)
+                + ") AS c(ancestor, descendant))"
+            )
+        if source.entity_column is None:
+            self.ctes.append(
+                "__everyone AS (SELECT DISTINCT ancestor, '' AS descendant FROM __closure)"
+            )
+        self.ctes.append(_windows_cte("__windows", self.windows))
+        self.ctes.append(
+            "__grid AS (SELECT a.ancestor AS entity, c.window_cycle "
+            "FROM (SELECT DISTINCT ancestor FROM __closure) AS a "
+            "CROSS JOIN (SELECT DISTINCT window_cycle FROM __windows) AS c)"
+        )
+        # A measure is combined over its own windows only (a source's windows are the union:
+        # e.g. budgets to date next to completions in the cycle).
+        self.window_ctes[tuple(self.windows)] = "__windows"
+
+    def windows_of(self, i: int) -> str:
+        """The CTE of measure ``i``'s own windows (made the first time it is asked for)."""
+        own = tuple(sorted(set(self.measure_windows[i]))) or tuple(self.windows)
+        if own not in self.window_ctes:
+            self.window_ctes[own] = f"__windows{len(self.window_ctes)}"
+            self.ctes.append(_windows_cte(self.window_ctes[own], own))
+        return self.window_ctes[own]
+
+    def window_join(
+        self, wins: str, rows: str, cuts: Sequence[date] | None, stretched: bool
+    ) -> str:
+        """The join of grouped ``rows`` to the windows of CTE ``wins`` (cross join when
+        untimed, ``cuts`` None): on the stretch its month falls in (``stretched``: its month
+        is already that stretch's first month), an equi-join against the stretches of each
+        window, where a range join of months sorted millions of rows."""
+        if cuts is None:
+            return f"CROSS JOIN {wins} AS w"
+        key = (wins, tuple(cuts))
+        if key not in self.stretch_maps:
+            self.stretch_maps[key] = f"{wins}_s{len(self.stretch_maps)}"
+            own = next(ws for ws, cte in self.window_ctes.items() if cte == wins)
+            self.ctes.append(_stretch_map_cte(self.stretch_maps[key], own, cuts))
+        at = f"{rows}.month" if stretched else _stretch_sql(f"{rows}.month", cuts)
+        return f"JOIN {self.stretch_maps[key]} AS w ON w.stretch = {at}"
+
+    def add_group(self, name: str, group: _Group) -> str | None:
+        """Steps 1 and 2 of ``group`` as CTEs ``name…``; the coverage join when it has
+        completeness (:func:`_gap_ctes`), else None."""
+        # Only rows in the months of the group's windows (the coverage group: the source's
+        # windows) are grouped: the cycles compute needs leave out most of the history, and
+        # the months between a cycle and the same cycle a year earlier.
+        spans = month_spans(self.windows if group.coverage else group.windows)
+        # Sums, counts, minima and maxima add up over any split of a window: without stock
+        # measures or completeness (which need months), rows are grouped by the stretches
+        # between window boundaries instead of by month (a to_date window over years of
+        # history is one stretch, not dozens of months per entity).
+        stretched = not (group.stock or group.coverage)
+        cuts = None
+        if group.time_column is not None:
+            cuts = window_cuts(self.windows if group.coverage else group.windows)
+        self.ctes.extend(
+            _group_stage(
+                group, name, self.table, self.entity_sql, spans, cuts if stretched else None
+            )
+        )
+        stage = _Stage(name, group, cuts, stretched)
+        self.add_flows(stage)
+        self.add_stocks(stage)
+        if not group.coverage:
+            return None
+        return self.window_join("__windows", "v", cuts, stretched=False)
+
+    def add_flows(self, stage: _Stage) -> None:
+        """Step 2 of the group's flow measures, a CTE pair per set of windows they share."""
+        flows: dict[str, list[tuple[int, str, tuple[int, ...]]]] = {}
+        for item in stage.group.flow:
+            flows.setdefault(self.windows_of(item[0]), []).append(item)
+        for k, (wins, flow) in enumerate(sorted(flows.items())):
+            # Per entity and window first (few rows per entity), then over the subtree; only
+            # the partials and the windows these measures need.
+            w_cte, f_cte = f"{stage.name}_w{k or ''}", f"{stage.name}_f{k or ''}"
+            used = sorted({p for *_, partials in flow for p in partials})
+            partials = stage.group.partials
+            combined = ", ".join(f"{partials[p][1]}(b.p{p}) AS p{p}" for p in used)
+            cols = ", ".join(f"{sql} AS m{i}" for i, sql, _ in flow)
+            if self.few_ancestors:
+                self.add_subtree_first(stage, wins, (w_cte, f_cte), combined, cols)
+            else:
+                self.add_windows_first(stage, wins, (w_cte, f_cte), combined, cols)
+            self.parts.append((f_cte, [(i, f"m{i}") for i, *_ in flow]))
+
+    def add_subtree_first(
+        self, stage: _Stage, wins: str, names: tuple[str, str], combined: str, cols: str
+    ) -> None:
+        """Flow measures over the subtree, then over the windows of CTE ``wins``."""
+        w_cte, f_cte = names
+        # Over the subtree first: a few ancestors (a report's trend of the top
+        # entities) make a few rows per month, not a row per entity and window.
+        month, keys = (", b.month", "1, 2") if stage.cuts is not None else ("", "1")
+        self.ctes.append(
+            f"{w_cte} AS (SELECT c.ancestor AS entity{month}, {combined} "
+            f"FROM {stage.name} AS b JOIN {self.hierarchy} AS c ON c.descendant = b.entity "
+            f"GROUP BY {keys})"
+        )
+        join = self.window_join(wins, "b", stage.cuts, stage.stretched)
+        self.ctes.append(
+            f"{f_cte} AS (SELECT b.entity, w.window_cycle, w.window_kind, {cols} "
+            f"FROM {w_cte} AS b {join} "
+            "GROUP BY 1, 2, 3)"
+        )
+
+    def add_windows_first(
+        self, stage: _Stage, wins: str, names: tuple[str, str], combined: str, cols: str
+    ) -> None:
+        """Flow measures over the windows of CTE ``wins``, then over the subtree."""
+        w_cte, f_cte = names
+        join = self.window_join(wins, "b", stage.cuts, stage.stretched)
+        self.ctes.append(
+            f"{w_cte} AS (SELECT b.entity, w.window_cycle, w.window_kind, {combined} "
+            f"FROM {stage.name} AS b {join} "
+            "GROUP BY 1, 2, 3)"
+        )
+        self.ctes.append(
+            f"{f_cte} AS (SELECT c.ancestor AS entity, b.window_cycle, b.window_kind, "
+            f"{cols} FROM {w_cte} AS b JOIN {self.hierarchy} AS c ON c.descendant = b.entity "
+            "GROUP BY 1, 2, 3)"
+        )
+
+    def add_stocks(self, stage: _Stage) -> None:
+        """Step 2 of the group's stock measures: per entity and window, then over the subtree."""
+        stocks: dict[str, list[tuple[int, str, int, int]]] = {}
+        for stock in stage.group.stock:
+            stocks.setdefault(self.windows_of(stock[0]), []).append(stock)
+        for k, (wins, items) in enumerate(sorted(stocks.items())):
+            e_cte, s_cte = f"{stage.name}_e{k or ''}", f"{stage.name}_s{k or ''}"
+            per_entity = []
+            for i, agg, s, n in items:
+                # Only the periods in which the entity has rows of the measure count.
+                having = f"FILTER (WHERE b.p{n} > 0)"
+                if agg == "closing":
+                    at = "b.month" if stage.group.time_column else "1"
+                    value = f"arg_max(b.p{s}, {at}) {having}"
+                else:
+                    value = f"CAST(AVG(b.p{s}) {having} AS {EXACT_TYPE})"
+                per_entity.append(f"{value} AS s{i}")
+            join = self.window_join(wins, "b", stage.cuts, stage.stretched)
+            self.ctes.append(
+                f"{e_cte} AS (SELECT b.entity, w.window_cycle, w.window_kind, "
+                f"{', '.join(per_entity)} FROM {stage.name} AS b "
+                f"{join} GROUP BY 1, 2, 3)"
+            )
+            cols = ", ".join(f"CAST(SUM(e.s{i}) AS DOUBLE) AS m{i}" for i, *_ in items)
+            self.ctes.append(
+                f"{s_cte} AS (SELECT c.ancestor AS entity, e.window_cycle, e.window_kind, {cols} "
+                f"FROM {e_cte} AS e JOIN {self.hierarchy} AS c ON c.descendant = e.entity "
+                "GROUP BY 1, 2, 3)"
+            )
+            self.parts.append((s_cte, [(i, f"m{i}") for i, *_ in items]))
+
+    def add_distinct(self, name: str, i: int, measure: Measure) -> None:
+        """Steps 1 and 2 of count_distinct measure ``i``, in a scan of its own."""
+        time_column = measure.time_column(self.source)
+        expr = measure.expr.strip()
+        conditions = [f"({expr}) IS NOT NULL"]
+        if measure.filter:
+            conditions.insert(0, f"({measure.filter})")
+        month, distinct_cuts = "", None
+        if time_column is not None:
+            distinct_cuts = window_cuts(self.measure_windows[i] or self.windows)
+            month = f", {_stretch_sql(quote(time_column), distinct_cuts)} AS month"
+            if self.bound is not None:
+                conditions.append(f"{quote(time_column)} < {_date(self.bound)}")
+        self.ctes.append(
+            f"{name} AS (SELECT DISTINCT {self.entity_sql} AS entity{month}, ({expr}) AS v "
+            f"FROM {self.table} WHERE {' AND '.join(conditions)})"
+        )
+        join = self.window_join(self.windows_of(i), "b", distinct_cuts, True)
+        self.ctes.append(
+            f"{name}_w AS (SELECT DISTINCT b.entity, w.window_cycle, w.window_kind, b.v "
+            f"FROM {name} AS b {join})"
+        )
+        self.ctes.append(
+            f"{name}_f AS (SELECT c.ancestor AS entity, b.window_cycle, b.window_kind, "
+            f"CAST(COUNT(DISTINCT b.v) AS DOUBLE) AS m{i} FROM {name}_w AS b "
+            f"JOIN {self.hierarchy} AS c ON c.descendant = b.entity GROUP BY 1, 2, 3)"
+        )
+        self.parts.append((f"{name}_f", [(i, f"m{i}")]))
+
+    def value_rows(self) -> tuple[str, list[tuple[str, str, str]]]:
+        """Step 3: the query of the ``value`` rows, and its (column, measure id, window kind)."""
+        held_in = {i: (cte, column) for cte, held in self.parts for i, column in held}
+        # One row per (entity, cycle), a column per measure and window kind it is computed
+        # for: a third of the rows of one row per window when a source has three kinds.
+        select = [
+            f"'{VALUE}' AS part",
+            "__grid.entity",
+            "__grid.window_cycle",
+            "CAST(NULL AS VARCHAR) AS window_kind",
+            "CAST(NULL AS DATE) AS month",
+        ]
+        joins: list[str] = []
+        outputs: list[tuple[str, str, str]] = []  # (column, measure id, window kind)
+        kinds_of = [{w.kind for w in wins} for wins in self.measure_windows]
+        for k, kind in enumerate(sorted({w.kind for w in self.windows})):
+            wanted = [i for i in range(len(self.measures)) if kind in kinds_of[i]]
+            for cte in dict.fromkeys(held_in[i][0] for i in wanted):
+                joins.append(
+                    f" LEFT JOIN {cte} AS {cte}_k{k} ON {cte}_k{k}.entity = __grid.entity"
+                    f" AND {cte}_k{k}.window_cycle = __grid.window_cycle"
+                    f" AND {cte}_k{k}.window_kind = {literal(kind)}"
+                )
+            for i in wanted:
+                cte, column = held_in[i]
+                value = f"{cte}_k{k}.{column}"
+                if self.measures[i].agg in ("count", "count_distinct"):
+                    value = f"COALESCE({value}, 0)"  # no rows in the window: 0, not null
+                select.append(f"{value} AS m{i}_k{k}")
+                outputs.append((f"m{i}_k{k}", self.measures[i].id, kind))
+        return f"SELECT {', '.join(select)} FROM __grid" + "".join(joins), outputs
+
+    def coverage_rows(
+        self, coverage_cte: str, coverage_join: str, outputs: list[tuple[str, str, str]]
+    ) -> str:
+        """The ``gap`` and ``coverage`` rows (their CTEs added), to follow the value rows."""
+        self.ctes.extend(_gap_ctes(coverage_cte, coverage_join, self.first_months()))
+        nulls = "".join(f", CAST(NULL AS DOUBLE) AS {c}" for c, _, _ in outputs)
+        return (
+            f"\nUNION ALL\nSELECT '{GAP}', entity, window_cycle, window_kind, first_month{nulls} "
+            "FROM __gaps"
+            f"\nUNION ALL\nSELECT '{COVERAGE}', v.entity, CAST(NULL AS VARCHAR), "
+            f"CAST(NULL AS VARCHAR), v.month{nulls} FROM {coverage_cte} AS v "
+            "WHERE v.entity IN (SELECT entity FROM __gaps)"
+        )
+
+    def first_months(self) -> str | None:
+        """A query of each entity's first month from every row, when the groups skip some
+        history (else None: the coverage group's own first months)."""
+        spans = month_spans(self.windows)
+        if not (self.source.time_column and spans and spans != [(None, spans[-1][1])]):
+            return None
+        # The groups skip some history: each entity's first month from every row.
+        column = quote(self.source.time_column)
+        where = f" WHERE {column} < {_date(self.bound)}" if self.bound is not None else ""
+        return (
+            f"SELECT {self.entity_sql} AS entity, "
+            f"CAST(date_trunc('month', MIN({column})) AS DATE) AS first_month "
+            f"FROM {self.table}{where} GROUP BY 1"
+        )
+
+
+@dataclass(frozen=True)
+class _Stage:
+    """A group's step-1 CTE ``name``: by stretch (``stretched``) or month within ``cuts``
+    (None: untimed)."""
+
+    name: str
+    group: _Group
+    cuts: list[date] | None
+    stretched: bool
 
 
 def _month_number(day: str) -> str:
