@@ -47,7 +47,18 @@ def check_completeness(
     import polars as pl
 
     known = set(hierarchy.depth)
-    bounds = pl.DataFrame(
+    bounds = _window_bounds(windows)
+    relevant = gaps.filter(pl.col("entity").is_in(known) | (pl.col("entity") == ""))
+    missing = _missing_months(relevant, bounds, coverage)
+    flags = _flag_frame(_flagged(relevant, hierarchy, set(wanted)))
+    return Completeness(missing=missing, flags=flags)
+
+
+def _window_bounds(windows: Mapping[str, Iterable[Window]]) -> pl.DataFrame:
+    """source, window_kind, window_cycle, window_first, window_last: each source's windows."""
+    import polars as pl
+
+    return pl.DataFrame(
         [
             (source, w.kind, w.cycle, w.first_month, w.last_month)
             for source in sorted(windows)
@@ -62,8 +73,16 @@ def check_completeness(
         },
         orient="row",
     )
-    relevant = gaps.filter(pl.col("entity").is_in(known) | (pl.col("entity") == ""))
-    missing = (
+
+
+def _missing_months(
+    relevant: pl.DataFrame, bounds: pl.DataFrame, coverage: pl.DataFrame
+) -> pl.DataFrame:
+    """:attr:`Completeness.missing`: the months of each gap's window, from the entity's first
+    month onward, in which it has no rows."""
+    import polars as pl
+
+    return (
         relevant.join(bounds, on=["source", "window_kind", "window_cycle"])
         .with_columns(
             month=pl.date_ranges(
@@ -81,7 +100,14 @@ def check_completeness(
         )
         .sort("source", "entity", "window_kind", "window_cycle", "month", nulls_last=True)
     )
-    targets = set(wanted)
+
+
+def _flagged(
+    relevant: pl.DataFrame, hierarchy: Hierarchy, targets: set[str]
+) -> set[tuple[str, str, str, str]]:
+    """(source, window_kind, window_cycle, entity) of each of ``targets`` that is, or is an
+    ancestor of, an entity with a gap."""
+    known = set(hierarchy.depth)
     parents = hierarchy.parent
     flagged: set[tuple[str, str, str, str]] = set()
     for source, entity, kind, cycle in relevant.select(
@@ -96,7 +122,14 @@ def check_completeness(
                 flagged.add((source, kind, cycle, current))
             parent = parents.get(current)
             current = parent if parent != current else None
-    flags = pl.DataFrame(
+    return flagged
+
+
+def _flag_frame(flagged: set[tuple[str, str, str, str]]) -> pl.DataFrame:
+    """:attr:`Completeness.flags`: ``flagged`` as a sorted frame."""
+    import polars as pl
+
+    return pl.DataFrame(
         sorted(flagged),
         schema={
             "source": pl.String,
@@ -106,4 +139,3 @@ def check_completeness(
         },
         orient="row",
     )
-    return Completeness(missing=missing, flags=flags)

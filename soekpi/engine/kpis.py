@@ -208,12 +208,21 @@ def compute_kpis(
     ``flags``: source, window_kind, window_cycle, entity — the (ancestor) entities whose
     subtree misses a month of a monthly source in that window.
     """
+    ids = sorted(set(entities))
+    frame = _with_flags(_with_measures(_grid(cycles, ids), measures), flags)
+    for kpi_id in kpi_ids:
+        frame = _with_kpi(catalogue, catalogue.kpis[kpi_id], frame)
+    return _kpi_frames(catalogue, frame, len(ids), out_kpis, out_cycles)
+
+
+def _grid(cycles: Sequence[Cycle], ids: list[str]) -> pl.DataFrame:
+    """The wide frame's rows: entity, cycle and the cycle's fiscal year and earlier cycles."""
     import polars as pl
 
     by_name = {c.name: c for c in cycles}
     # A row per entity and cycle, sorted: the order measures come in (and go out).
-    names, ids = sorted(by_name), sorted(set(entities))
-    frame = pl.DataFrame(
+    names = sorted(by_name)
+    return pl.DataFrame(
         {"entity": [e for e in ids for _ in names], "cycle": [n for _ in ids for n in names]},
         schema={"entity": pl.String, "cycle": pl.String},
     ).with_columns(
@@ -228,62 +237,91 @@ def compute_kpis(
             return_dtype=pl.String,
         ),
     )
+
+
+def _with_measures(frame: pl.DataFrame, measures: pl.DataFrame) -> pl.DataFrame:
+    """The measure columns added: side by side when the rows match, else joined."""
     keys = ["entity", "cycle"]
     if measures.width > 2:
         if measures.select(keys).equals(frame.select(keys)):
             frame = frame.hstack(measures.drop(keys))
         else:
             frame = frame.join(measures, on=keys, how="left")
-    if flags.height:
-        wide_flags = (
-            flags.unique()
-            .with_columns(key=pl.format("f|{}|{}", "source", "window_kind"), flag=pl.lit(True))
-            .pivot(
-                on="key",
-                index=["entity", "window_cycle"],
-                values="flag",
-                aggregate_function="first",
-            )
-            .rename({"window_cycle": "cycle"})
-        )
-        frame = frame.join(wide_flags, on=keys, how="left")
+    return frame
 
-    for kpi_id in kpi_ids:
-        kpi = catalogue.kpis[kpi_id]
-        green, amber = threshold_exprs(catalogue, kpi)
-        frame = frame.with_columns(green.alias(f"g|{kpi_id}"), amber.alias(f"a|{kpi_id}"))
-        value, incomplete = _kpi_value(catalogue, kpi, set(frame.columns))
-        if kpi.type == "growth":
-            assert kpi.of is not None
-            on = "previous_cycle" if kpi.compare == "previous_cycle" else "same_cycle_last_year"
-            earlier = frame.select(
-                "entity",
-                pl.col("cycle").alias(on),
-                pl.col(f"v|{kpi.of}").alias("__earlier"),
-                pl.col(f"i|{kpi.of}").alias("__earlier_incomplete"),
-            )
-            frame = frame.join(earlier, on=["entity", on], how="left")
-            now, before = pl.col(f"v|{kpi.of}"), pl.col("__earlier")
-            value = (
-                pl.when(now.is_null() | before.is_null() | (before == 0))
-                .then(None)
-                .otherwise((now - before) * _reciprocal(before.abs()) * 100)
-            )
-            incomplete = pl.col(f"i|{kpi.of}") | pl.col("__earlier_incomplete").fill_null(False)
-            frame = frame.with_columns(
-                _finite(value).alias(f"v|{kpi_id}"), incomplete.alias(f"i|{kpi_id}")
-            ).drop("__earlier", "__earlier_incomplete")
-        elif kpi.type == "composite":
-            frame = _composite(catalogue, kpi, frame)
-        else:
-            frame = frame.with_columns(
-                _finite(value).alias(f"v|{kpi_id}"), incomplete.alias(f"i|{kpi_id}")
-            )
+
+def _with_flags(frame: pl.DataFrame, flags: pl.DataFrame) -> pl.DataFrame:
+    """A ``f|<source>|<window kind>`` column (true or null) per flagged source and window."""
+    import polars as pl
+
+    if not flags.height:
+        return frame
+    wide_flags = (
+        flags.unique()
+        .with_columns(key=pl.format("f|{}|{}", "source", "window_kind"), flag=pl.lit(True))
+        .pivot(
+            on="key",
+            index=["entity", "window_cycle"],
+            values="flag",
+            aggregate_function="first",
+        )
+        .rename({"window_cycle": "cycle"})
+    )
+    return frame.join(wide_flags, on=["entity", "cycle"], how="left")
+
+
+def _with_kpi(catalogue: Catalogue, kpi: Kpi, frame: pl.DataFrame) -> pl.DataFrame:
+    """The KPI's thresholds, value and completeness flag added (``g|``, ``a|``, ``v|``, ``i|``)."""
+    green, amber = threshold_exprs(catalogue, kpi)
+    frame = frame.with_columns(green.alias(f"g|{kpi.id}"), amber.alias(f"a|{kpi.id}"))
+    if kpi.type == "growth":
+        return _growth(kpi, frame)
+    if kpi.type == "composite":
+        return _composite(catalogue, kpi, frame)
+    value, incomplete = _kpi_value(catalogue, kpi, set(frame.columns))
+    return frame.with_columns(_finite(value).alias(f"v|{kpi.id}"), incomplete.alias(f"i|{kpi.id}"))
+
+
+def _growth(kpi: Kpi, frame: pl.DataFrame) -> pl.DataFrame:
+    """A growth KPI: its input now against the cycle it compares with, in percent."""
+    import polars as pl
+
+    assert kpi.of is not None
+    on = "previous_cycle" if kpi.compare == "previous_cycle" else "same_cycle_last_year"
+    earlier = frame.select(
+        "entity",
+        pl.col("cycle").alias(on),
+        pl.col(f"v|{kpi.of}").alias("__earlier"),
+        pl.col(f"i|{kpi.of}").alias("__earlier_incomplete"),
+    )
+    frame = frame.join(earlier, on=["entity", on], how="left")
+    now, before = pl.col(f"v|{kpi.of}"), pl.col("__earlier")
+    value = (
+        pl.when(now.is_null() | before.is_null() | (before == 0))
+        .then(None)
+        .otherwise((now - before) * _reciprocal(before.abs()) * 100)
+    )
+    incomplete = pl.col(f"i|{kpi.of}") | pl.col("__earlier_incomplete").fill_null(False)
+    return frame.with_columns(
+        _finite(value).alias(f"v|{kpi.id}"), incomplete.alias(f"i|{kpi.id}")
+    ).drop("__earlier", "__earlier_incomplete")
+
+
+def _kpi_frames(
+    catalogue: Catalogue,
+    frame: pl.DataFrame,
+    entity_count: int,
+    out_kpis: Sequence[str],
+    out_cycles: Sequence[str],
+) -> KpiFrames:
+    """The values and components of ``out_kpis`` in ``out_cycles``, in entity, kpi, cycle
+    order."""
+    import polars as pl
 
     # The rows asked for, by entity and cycle; each KPI's (and component's) rows come out
     # in that order and are interleaved into entity, kpi, cycle order without a sort.
     rows = frame.filter(pl.col("cycle").is_in(list(out_cycles))).sort("entity", "cycle")
-    shape = (len(ids), len(out_cycles))
+    shape = (entity_count, len(out_cycles))
     values = _entity_major(
         [_long(catalogue.kpis[k], rows) for k in out_kpis],
         [k for k in out_kpis],

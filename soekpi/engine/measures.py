@@ -180,7 +180,6 @@ def run_measures(
     the values of the earlier ones would hold (a group of 240,000 entities: 125 MB, and
     more in the allocators). :meth:`PendingMeasures.load` reads them back, after the
     connection is closed."""
-    import duckdb
     import polars as pl
 
     files: list[Path] = []
@@ -189,43 +188,78 @@ def run_measures(
     for done, query in enumerate(plan):
         if progress is not None:
             progress(done, len(plan), f"measures: {query.source}")
-        try:
-            frame = pl.DataFrame(con.sql(query.sql))
-        except duckdb.Error as exc:
-            source = catalogue.sources.get(query.source)
-            raise _failure(source, f"source '{query.source}'", exc) from None
-        except SoekpiError as exc:  # another engine's failure (Spark), already translated
-            source = catalogue.sources.get(query.source)
-            raise type(exc)(
-                f"source '{query.source}': {exc.message}", source.location if source else None
-            ) from None
+        frame = _run_query(con, catalogue, query)
         if query.coverage:
-            gaps.append(
-                frame.filter(pl.col("part") == GAP).select(
-                    pl.lit(query.source).alias("source"),
-                    "entity",
-                    "window_kind",
-                    "window_cycle",
-                    pl.col("month").alias("first_month"),
-                )
-            )
-            coverage.append(
-                frame.filter(pl.col("part") == COVERAGE).select(
-                    pl.lit(query.source).alias("source"), "entity", "month"
-                )
-            )
+            gaps.append(_gap_rows(frame, query.source))
+            coverage.append(_coverage_rows(frame, query.source))
         rows = frame.filter(pl.col("part") == VALUE)
         del frame
         if rows.height:
-            path = folder / f"{len(files)}.arrow"
-            rows.select(
-                "entity",
-                pl.col("window_cycle").alias("cycle"),
-                *(pl.col(c).cast(pl.Float64).alias(f"m|{m}|{k}") for c, m, k in query.columns),
-            ).sort("entity", "cycle").write_ipc(path)
-            files.append(path)
+            files.append(_write_values(rows, query, folder / f"{len(files)}.arrow"))
     if progress is not None:
         progress(len(plan), len(plan), "measures")
+    return _pending(files, gaps, coverage)
+
+
+def _run_query(
+    con: duckdb.DuckDBPyConnection, catalogue: Catalogue, query: SourceQuery
+) -> pl.DataFrame:
+    """The rows of ``query``; a failure as a soekpi error located at its source."""
+    import duckdb
+    import polars as pl
+
+    try:
+        return pl.DataFrame(con.sql(query.sql))
+    except duckdb.Error as exc:
+        source = catalogue.sources.get(query.source)
+        raise _failure(source, f"source '{query.source}'", exc) from None
+    except SoekpiError as exc:  # another engine's failure (Spark), already translated
+        source = catalogue.sources.get(query.source)
+        raise type(exc)(
+            f"source '{query.source}': {exc.message}", source.location if source else None
+        ) from None
+
+
+def _gap_rows(frame: pl.DataFrame, source: str) -> pl.DataFrame:
+    """The ``gap`` rows of a query's result, as rows of :attr:`MeasureValues.gaps`."""
+    import polars as pl
+
+    return frame.filter(pl.col("part") == GAP).select(
+        pl.lit(source).alias("source"),
+        "entity",
+        "window_kind",
+        "window_cycle",
+        pl.col("month").alias("first_month"),
+    )
+
+
+def _coverage_rows(frame: pl.DataFrame, source: str) -> pl.DataFrame:
+    """The ``coverage`` rows of a query's result, as rows of :attr:`MeasureValues.coverage`."""
+    import polars as pl
+
+    return frame.filter(pl.col("part") == COVERAGE).select(
+        pl.lit(source).alias("source"), "entity", "month"
+    )
+
+
+def _write_values(rows: pl.DataFrame, query: SourceQuery, path: Path) -> Path:
+    """The ``value`` rows of ``query`` written wide to ``path``, sorted by entity and cycle."""
+    import polars as pl
+
+    rows.select(
+        "entity",
+        pl.col("window_cycle").alias("cycle"),
+        *(pl.col(c).cast(pl.Float64).alias(f"m|{m}|{k}") for c, m, k in query.columns),
+    ).sort("entity", "cycle").write_ipc(path)
+    return path
+
+
+def _pending(
+    files: list[Path], gaps: list[pl.DataFrame], coverage: list[pl.DataFrame]
+) -> PendingMeasures:
+    """The value ``files`` and every query's gap and coverage rows, as one frame each."""
+    import polars as pl
+
     gap_schema = {
         "source": pl.String,
         "entity": pl.String,
