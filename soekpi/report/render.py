@@ -11,7 +11,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, TypedDict
 
 from soekpi.base.errors import InputError, Location, UsageError
 from soekpi.engine.hierarchy import entity_order, root_entities
@@ -319,146 +319,279 @@ def build_context(data: ReportData) -> Context:
     """Shape ``data`` into the view objects the templates lay out."""
     from markupsafe import Markup
 
-    t = load_messages(data.language)
-    fmt = _Formatter(data.catalogue, t)
-    zh = data.language == "zh-CN"
-    hierarchy = _rows(data.result.hierarchy)
-    entities: dict[str, Entity] = {}
-    depth_of = {str(r["entity_id"]): int(r.get("depth") or 0) for r in hierarchy}
-    order = entity_order(hierarchy, data.root_entity)
-    top_depth = min((depth_of.get(e, 0) for e in order), default=0)
-    for r in hierarchy:
-        eid = str(r["entity_id"])
-        name = (r.get("name_zh") if zh else None) or r.get("name") or eid
-        entities[eid] = Entity(eid, str(name), depth_of.get(eid, 0) - top_depth)
-    roots = root_entities(hierarchy, data.root_entity)
+    report = _report(data)
+    grid_kpis = [(k, data.catalogue.kpis[k].label(data.language)) for k in report.kpi_ids]
+    grid_rows, risks = _grid(report)
+    over_budget, behind_schedule = _projects(report)
+    return Context(
+        **_summary(report),
+        roots=[_root_view(report, root) for root in report.roots],
+        grid_kpis=grid_kpis,
+        grid=grid_rows,
+        grid_chart=Markup(_grid_chart(report, grid_kpis, grid_rows)),
+        grid_total=len(report.order),
+        grid_levels=len({report.depth_of.get(e, 0) for e in report.grid_order}),
+        risk_kpis=risks,
+        projects_available=data.projects is not None,
+        over_budget=over_budget,
+        behind_schedule=behind_schedule,
+        rejected=_rejected(data),
+        missing=_missing(report),
+        kpi_hashes=_kpi_hashes(data),
+        source_hashes=_source_hashes(data),
+        legend=[StatusCount(s, report.fmt.status(s), 0) for s in charts.STATUSES],
+        colours=dict(charts.STATUS_COLOURS),
+    )
 
-    cycle_name = data.cycle.name
-    kpi_ids = [k for k in data.catalogue.kpis]
-    trail = [c.name for c in data.cycle.trailing(TREND_CYCLES)]
-    asked = {c.name for c in data.result.cycles}
-    trail = [c for c in trail if c in asked or c == cycle_name]
-    grid_order = grid_scope(order, depth_of)
-    every_cycle = {c.name for c in data.result.cycles} | {cycle_name}
-    values: dict[tuple[str, str, str], dict[str, Any]] = {}
-    for row in _rows_of(data.result.values, set(roots), every_cycle) + _rows_of(
-        data.result.values, set(grid_order), {cycle_name}
-    ):
-        values[(str(row["entity"]), str(row["kpi"]), str(row["cycle"]))] = row
 
-    def cell(entity: str, kpi_id: str, cycle: str = cycle_name) -> dict[str, Any]:
-        return values.get((entity, kpi_id, cycle)) or {
+@dataclass(frozen=True)
+class _Report:
+    """What the sections of one report share: its data, labels and formatter, the entities
+    in display order and the value rows it shows."""
+
+    data: ReportData
+    cycle_name: str  # the report's cycle (Cycle.name is worked out at each call)
+    t: Mapping[str, str]
+    fmt: _Formatter
+    entities: dict[str, Entity]
+    depth_of: dict[str, int]
+    order: list[str]  # every entity in scope, in display order
+    roots: list[str]
+    grid_order: list[str]  # the entities of the status grid (grid_scope)
+    kpi_ids: list[str]
+    trail: list[str]  # the trend's cycles, oldest first
+    values: dict[tuple[str, str, str], dict[str, Any]]  # (entity, kpi, cycle) → row
+    components: list[dict[str, Any]]  # the roots' composite components, for the cycle
+
+    def cell(self, entity: str, kpi_id: str, cycle: str | None = None) -> dict[str, Any]:
+        """The value row of ``entity`` and ``kpi_id`` for ``cycle`` (default: the report's)."""
+        key = (entity, kpi_id, self.cycle_name if cycle is None else cycle)
+        return self.values.get(key) or {
             "value": None,
             "status": "no_data",
             "green": None,
             "amber": None,
         }
 
-    components = _rows_of(data.result.components, set(roots), {cycle_name})
 
-    root_views: list[RootView] = []
-    for root in roots:
-        kpi_rows: list[KpiRow] = []
-        for kpi_id in kpi_ids:
-            kpi = data.catalogue.kpis[kpi_id]
-            now = cell(root, kpi_id)
-            series = [cell(root, kpi_id, c)["value"] for c in trail]
-            previous = cell(root, kpi_id, data.cycle.previous().name)["value"]
-            points = [
-                charts.TrendPoint(c, v, fmt.value(kpi_id, v))
-                for c, v in zip(trail, series, strict=True)
-            ]
-            label = kpi.label(data.language)
-            chart = charts.trend(
-                points, now["green"], now["amber"], kpi.direction, f"{label}: {t['trend']}"
-            )
-            kpi_rows.append(
-                KpiRow(
-                    id=kpi_id,
-                    name=label,
-                    category=kpi.category,
-                    value=fmt.value(kpi_id, now["value"]),
-                    target=fmt.target(kpi_id, now["green"], now["amber"]),
-                    status=now["status"],
-                    status_label=fmt.status(now["status"]),
-                    change=fmt.change(kpi_id, now["value"], previous),
-                    spark=_spark(series),
-                    chart=Markup(chart),
-                )
-            )
-        counts = [
-            StatusCount(s, fmt.status(s), sum(1 for r in kpi_rows if r.status == s))
-            for s in charts.STATUSES
-        ]
-        bar = charts.status_bar(
-            [charts.BarSegment(c.status, c.count, c.label) for c in counts],
-            f"{t['status_counts']}: {entities[root].name}",
-        )
-        composites: list[CompositeView] = []
-        for kpi_id in kpi_ids:
-            kpi = data.catalogue.kpis[kpi_id]
-            if kpi.type != "composite":
-                continue
-            now = cell(root, kpi_id)
-            parts = sorted(
-                (
-                    c
-                    for c in components
-                    if c["kpi"] == kpi_id and str(c["entity"]) == root and c["cycle"] == cycle_name
-                ),
-                key=lambda c: str(c["component"]),
-            )
-            composites.append(
-                CompositeView(
-                    id=kpi_id,
-                    name=kpi.label(data.language),
-                    value=fmt.value(kpi_id, now["value"]),
-                    status=now["status"],
-                    status_label=fmt.status(now["status"]),
-                    components=[
-                        ComponentRow(
-                            name=_kpi_label(data.catalogue, str(c["component"]), data.language),
-                            weight=number(c.get("weight"), 2),
-                            value=fmt.value(str(c["component"]), c.get("value")),
-                            green=fmt.value(str(c["component"]), c.get("green")),
-                            score=number(c.get("score"), 1),
-                            contribution=number(c.get("contribution"), 1),
-                        )
-                        for c in parts
-                    ],
-                )
-            )
-        root_views.append(
-            RootView(entities[root], counts, len(kpi_rows), Markup(bar), composites, kpi_rows)
-        )
+def _report(data: ReportData) -> _Report:
+    """Read once what every section needs: labels, entities in order, the values shown."""
+    t = load_messages(data.language)
+    hierarchy = _rows(data.result.hierarchy)
+    depth_of = {str(r["entity_id"]): int(r.get("depth") or 0) for r in hierarchy}
+    order = entity_order(hierarchy, data.root_entity)
+    roots = root_entities(hierarchy, data.root_entity)
+    grid_order = grid_scope(order, depth_of)
+    return _Report(
+        data=data,
+        cycle_name=data.cycle.name,
+        t=t,
+        fmt=_Formatter(data.catalogue, t),
+        entities=_entities(hierarchy, depth_of, order, zh=data.language == "zh-CN"),
+        depth_of=depth_of,
+        order=order,
+        roots=roots,
+        grid_order=grid_order,
+        kpi_ids=[k for k in data.catalogue.kpis],
+        trail=_trail(data),
+        values=_values(data, roots, grid_order),
+        components=_rows_of(data.result.components, set(roots), {data.cycle.name}),
+    )
 
+
+def _entities(
+    hierarchy: list[dict[str, Any]], depth_of: Mapping[str, int], order: Sequence[str], zh: bool
+) -> dict[str, Entity]:
+    """Every entity as shown: its name in the report's language, its depth below the top."""
+    top_depth = min((depth_of.get(e, 0) for e in order), default=0)
+    entities: dict[str, Entity] = {}
+    for r in hierarchy:
+        eid = str(r["entity_id"])
+        name = (r.get("name_zh") if zh else None) or r.get("name") or eid
+        entities[eid] = Entity(eid, str(name), depth_of.get(eid, 0) - top_depth)
+    return entities
+
+
+def _trail(data: ReportData) -> list[str]:
+    """The trend's cycles, oldest first: the trailing cycles the result holds, and the
+    report's own."""
+    trail = [c.name for c in data.cycle.trailing(TREND_CYCLES)]
+    asked = {c.name for c in data.result.cycles}
+    return [c for c in trail if c in asked or c == data.cycle.name]
+
+
+def _values(
+    data: ReportData, roots: Sequence[str], grid_order: Sequence[str]
+) -> dict[tuple[str, str, str], dict[str, Any]]:
+    """(entity, kpi, cycle) → value row, for the roots' trend and the grid's cycle only."""
+    cycle_name = data.cycle.name
+    every_cycle = {c.name for c in data.result.cycles} | {cycle_name}
+    values: dict[tuple[str, str, str], dict[str, Any]] = {}
+    for row in _rows_of(data.result.values, set(roots), every_cycle) + _rows_of(
+        data.result.values, set(grid_order), {cycle_name}
+    ):
+        values[(str(row["entity"]), str(row["kpi"]), str(row["cycle"]))] = row
+    return values
+
+
+class _Summary(TypedDict):
+    lang: str
+    cycle: str
+    start: str
+    end: str
+    generated_at: str
+    version: str
+    fiscal_start_month: int
+    fiscal_label: str
+
+
+def _summary(report: _Report) -> _Summary:
+    """The report's header: language, cycle and its dates, fiscal year, when and by what."""
+    data = report.data
+    return _Summary(
+        lang=data.language,
+        cycle=data.cycle.name,
+        start=data.cycle.start(data.fiscal).isoformat(),
+        end=data.cycle.end(data.fiscal).isoformat(),
+        generated_at=data.generated_at,
+        version=data.version,
+        fiscal_start_month=data.fiscal.start_month,
+        fiscal_label=report.t[f"fiscal_label_{data.fiscal.label}"],
+    )
+
+
+def _root_view(report: _Report, root: str) -> RootView:
+    """A root entity's section: its status counts and bar, composites and KPI table."""
+    from markupsafe import Markup
+
+    kpi_rows = [_kpi_row(report, root, kpi_id) for kpi_id in report.kpi_ids]
+    counts = [
+        StatusCount(s, report.fmt.status(s), sum(1 for r in kpi_rows if r.status == s))
+        for s in charts.STATUSES
+    ]
+    bar = charts.status_bar(
+        [charts.BarSegment(c.status, c.count, c.label) for c in counts],
+        f"{report.t['status_counts']}: {report.entities[root].name}",
+    )
+    composites = [
+        _composite(report, root, kpi_id)
+        for kpi_id in report.kpi_ids
+        if report.data.catalogue.kpis[kpi_id].type == "composite"
+    ]
+    return RootView(report.entities[root], counts, len(kpi_rows), Markup(bar), composites, kpi_rows)
+
+
+def _kpi_row(report: _Report, root: str, kpi_id: str) -> KpiRow:
+    """A line of a root's KPI table: value, target, status, change and the trend."""
+    from markupsafe import Markup
+
+    data, fmt = report.data, report.fmt
+    kpi = data.catalogue.kpis[kpi_id]
+    now = report.cell(root, kpi_id)
+    series = [report.cell(root, kpi_id, c)["value"] for c in report.trail]
+    previous = report.cell(root, kpi_id, data.cycle.previous().name)["value"]
+    label = kpi.label(data.language)
+    return KpiRow(
+        id=kpi_id,
+        name=label,
+        category=kpi.category,
+        value=fmt.value(kpi_id, now["value"]),
+        target=fmt.target(kpi_id, now["green"], now["amber"]),
+        status=now["status"],
+        status_label=fmt.status(now["status"]),
+        change=fmt.change(kpi_id, now["value"], previous),
+        spark=_spark(series),
+        chart=Markup(_trend_chart(report, kpi_id, label, series, now)),
+    )
+
+
+def _trend_chart(
+    report: _Report, kpi_id: str, label: str, series: Sequence[float | None], now: dict[str, Any]
+) -> str:
+    """The SVG trend of a KPI over the trail, on the bands of the cycle's thresholds."""
+    points = [
+        charts.TrendPoint(c, v, report.fmt.value(kpi_id, v))
+        for c, v in zip(report.trail, series, strict=True)
+    ]
+    direction = report.data.catalogue.kpis[kpi_id].direction
+    return charts.trend(
+        points, now["green"], now["amber"], direction, f"{label}: {report.t['trend']}"
+    )
+
+
+def _composite(report: _Report, root: str, kpi_id: str) -> CompositeView:
+    """A composite KPI of a root with its weighted components, by component id."""
+    data, fmt = report.data, report.fmt
+    now = report.cell(root, kpi_id)
+    parts = sorted(
+        (
+            c
+            for c in report.components
+            if c["kpi"] == kpi_id and str(c["entity"]) == root and c["cycle"] == report.cycle_name
+        ),
+        key=lambda c: str(c["component"]),
+    )
+    return CompositeView(
+        id=kpi_id,
+        name=data.catalogue.kpis[kpi_id].label(data.language),
+        value=fmt.value(kpi_id, now["value"]),
+        status=now["status"],
+        status_label=fmt.status(now["status"]),
+        components=[_component_row(report, c) for c in parts],
+    )
+
+
+def _component_row(report: _Report, c: Mapping[str, Any]) -> ComponentRow:
+    """A component of a composite: weight, value, green threshold, score and contribution."""
+    component = str(c["component"])
+    return ComponentRow(
+        name=_kpi_label(report.data.catalogue, component, report.data.language),
+        weight=number(c.get("weight"), 2),
+        value=report.fmt.value(component, c.get("value")),
+        green=report.fmt.value(component, c.get("green")),
+        score=number(c.get("score"), 1),
+        contribution=number(c.get("contribution"), 1),
+    )
+
+
+def _grid(report: _Report) -> tuple[list[GridRow], list[RiskRow]]:
+    """The status grid's rows and the risks, its red and amber cells (red first, then in
+    grid order): one walk serves both, as the grid can hold every entity of a flat group."""
+    cell, status_label = report.cell, report.fmt.status
     grid_rows: list[GridRow] = []
     risks: list[tuple[int, int, int, RiskRow]] = []
-    for e_index, eid in enumerate(grid_order):
+    for e_index, eid in enumerate(report.grid_order):
         statuses = []
-        for k_index, kpi_id in enumerate(kpi_ids):
+        for k_index, kpi_id in enumerate(report.kpi_ids):
             now = cell(eid, kpi_id)
             status = str(now["status"])
-            statuses.append(StatusCount(status, fmt.status(status), 0))
+            statuses.append(StatusCount(status, status_label(status), 0))
             if status in _RISK_ORDER:
-                risks.append(
-                    (
-                        _RISK_ORDER[status],
-                        e_index,
-                        k_index,
-                        RiskRow(
-                            entity=entities[eid].name,
-                            kpi=data.catalogue.kpis[kpi_id].label(data.language),
-                            value=fmt.value(kpi_id, now["value"]),
-                            target=fmt.target(kpi_id, now["green"], now["amber"]),
-                            status=status,
-                            status_label=fmt.status(status),
-                        ),
-                    )
-                )
-        grid_rows.append(GridRow(entities[eid], statuses))
-    grid_kpis = [(k, data.catalogue.kpis[k].label(data.language)) for k in kpi_ids]
-    grid_chart = charts.heatmap(
+                risk = _risk_row(report, eid, kpi_id, now)
+                risks.append((_RISK_ORDER[status], e_index, k_index, risk))
+        grid_rows.append(GridRow(report.entities[eid], statuses))
+    return grid_rows, [r for *_, r in sorted(risks, key=lambda x: x[:3])]
+
+
+def _risk_row(report: _Report, eid: str, kpi_id: str, now: Mapping[str, Any]) -> RiskRow:
+    """A red or amber cell of the grid as a line of the risks table."""
+    data, fmt, status = report.data, report.fmt, str(now["status"])
+    return RiskRow(
+        entity=report.entities[eid].name,
+        kpi=data.catalogue.kpis[kpi_id].label(data.language),
+        value=fmt.value(kpi_id, now["value"]),
+        target=fmt.target(kpi_id, now["green"], now["amber"]),
+        status=status,
+        status_label=fmt.status(status),
+    )
+
+
+def _grid_chart(
+    report: _Report, grid_kpis: Sequence[tuple[str, str]], grid_rows: Sequence[GridRow]
+) -> str:
+    """The status grid as an SVG heatmap, each cell's tooltip with its value."""
+    cell, value = report.cell, report.fmt.value
+    return charts.heatmap(
         [(r.entity.name, r.entity.depth) for r in grid_rows],
         [name for _, name in grid_kpis],
         [
@@ -466,84 +599,85 @@ def build_context(data: ReportData) -> Context:
                 charts.GridCell(
                     s.status,
                     f"{r.entity.name} · {grid_kpis[j][1]}: {s.label} "
-                    f"({fmt.value(grid_kpis[j][0], cell(r.entity.id, grid_kpis[j][0])['value'])})",
+                    f"({value(grid_kpis[j][0], cell(r.entity.id, grid_kpis[j][0])['value'])})",
                 )
                 for j, s in enumerate(r.statuses)
             ]
             for r in grid_rows
         ],
-        t["section_grid"],
+        report.t["section_grid"],
     )
 
-    def project_rows(rows: Sequence[Any], variance: str) -> list[ProjectRow]:
-        return [
-            ProjectRow(
-                id=p.project_id,
-                name=p.name,
-                entity=entities[p.entity_id].name if p.entity_id in entities else p.entity_id,
-                budget=number(p.budget, 0),
-                actual_cost=number(p.actual_cost, 0),
-                variance=number(getattr(p, variance), 0),
-                cpi=number(p.cpi, 2),
-                spi=number(p.spi, 2),
-            )
-            for p in rows
-        ]
 
-    in_scope = set(order)
+def _projects(report: _Report) -> tuple[list[ProjectRow], list[ProjectRow]]:
+    """The projects most over budget and most behind schedule (none without projects)."""
+    projects = report.data.projects
+    if projects is None:
+        return [], []
+    return (
+        _project_rows(report, projects.over_budget, "cost_variance"),
+        _project_rows(report, projects.behind_schedule, "schedule_variance"),
+    )
+
+
+def _project_rows(report: _Report, rows: Sequence[Any], variance: str) -> list[ProjectRow]:
+    """Projects as shown, with the ``variance`` attribute as their variance."""
+    entities = report.entities
+    return [
+        ProjectRow(
+            id=p.project_id,
+            name=p.name,
+            entity=entities[p.entity_id].name if p.entity_id in entities else p.entity_id,
+            budget=number(p.budget, 0),
+            actual_cost=number(p.actual_cost, 0),
+            variance=number(getattr(p, variance), 0),
+            cpi=number(p.cpi, 2),
+            spi=number(p.spi, 2),
+        )
+        for p in rows
+    ]
+
+
+def _rejected(data: ReportData) -> list[tuple[str, str, str, str]]:
+    """Data quality: the rows each source file rejected, with an example reason."""
+    return [(r.source, r.file, number(r.rows, 0), r.example_reason) for r in data.rejected]
+
+
+def _missing(report: _Report) -> list[MissingRow]:
+    """Data quality: the months of the cycle a source lacks for an entity in scope, by
+    source then entity order."""
+    entities, cycle_name, in_scope = report.entities, report.cycle_name, set(report.order)
     missing: dict[tuple[str, str], list[str]] = {}
-    for m in _rows(data.result.missing):
+    for m in _rows(report.data.result.missing):
         if str(m["cycle"]) != cycle_name or str(m["entity"]) not in in_scope:
             continue
         month = m["month"]
         text = month.isoformat()[:7] if hasattr(month, "isoformat") else str(month)[:7]
         missing.setdefault((str(m["source"]), str(m["entity"])), []).append(text)
-    position = {eid: i for i, eid in enumerate(order)}
+    position = {eid: i for i, eid in enumerate(report.order)}
+    return [
+        MissingRow(
+            source,
+            entities[eid].name if eid in entities else eid,
+            ", ".join(sorted(set(months))),
+        )
+        for (source, eid), months in sorted(
+            missing.items(), key=lambda kv: (kv[0][0], position.get(kv[0][1], 0), kv[0][1])
+        )
+    ]
 
-    return Context(
-        lang=data.language,
-        cycle=cycle_name,
-        start=data.cycle.start(data.fiscal).isoformat(),
-        end=data.cycle.end(data.fiscal).isoformat(),
-        generated_at=data.generated_at,
-        version=data.version,
-        fiscal_start_month=data.fiscal.start_month,
-        fiscal_label=t[f"fiscal_label_{data.fiscal.label}"],
-        roots=root_views,
-        grid_kpis=grid_kpis,
-        grid=grid_rows,
-        grid_chart=Markup(grid_chart),
-        grid_total=len(order),
-        grid_levels=len({depth_of.get(e, 0) for e in grid_order}),
-        risk_kpis=[r for *_, r in sorted(risks, key=lambda x: x[:3])],
-        projects_available=data.projects is not None,
-        over_budget=project_rows(data.projects.over_budget, "cost_variance")
-        if data.projects
-        else [],
-        behind_schedule=project_rows(data.projects.behind_schedule, "schedule_variance")
-        if data.projects
-        else [],
-        rejected=[(r.source, r.file, number(r.rows, 0), r.example_reason) for r in data.rejected],
-        missing=[
-            MissingRow(
-                source,
-                entities[eid].name if eid in entities else eid,
-                ", ".join(sorted(set(months))),
-            )
-            for (source, eid), months in sorted(
-                missing.items(), key=lambda kv: (kv[0][0], position.get(kv[0][1], 0), kv[0][1])
-            )
-        ],
-        kpi_hashes=[
-            HashRow(k, _kpi_label(data.catalogue, k, data.language), "", data.kpi_hashes[k])
-            for k in sorted(data.kpi_hashes)
-        ],
-        source_hashes=[
-            HashRow(s, s, number(rows, 0), sha) for s, (rows, sha) in sorted(data.sources.items())
-        ],
-        legend=[StatusCount(s, fmt.status(s), 0) for s in charts.STATUSES],
-        colours=dict(charts.STATUS_COLOURS),
-    )
+
+def _kpi_hashes(data: ReportData) -> list[HashRow]:
+    """Provenance: the hash of each KPI's resolved definition, by KPI id."""
+    return [
+        HashRow(k, _kpi_label(data.catalogue, k, data.language), "", data.kpi_hashes[k])
+        for k in sorted(data.kpi_hashes)
+    ]
+
+
+def _source_hashes(data: ReportData) -> list[HashRow]:
+    """Provenance: the row count and content hash of each source, by source id."""
+    return [HashRow(s, s, number(rows, 0), sha) for s, (rows, sha) in sorted(data.sources.items())]
 
 
 def _kpi_label(catalogue: Catalogue, kpi_id: str, language: str) -> str:
