@@ -63,7 +63,6 @@ def trend(
     """A trend line over ``points`` (oldest first) on green/amber/red bands (the thresholds
     of the latest cycle). Null values leave gaps."""
     pad = 4.0
-    plot_w, plot_h = width - 2 * pad, height - 2 * pad
     values = [p.value for p in points if p.value is not None]
     parts = [_open(width, height, label, "chart trend")]
     if not values:
@@ -72,40 +71,79 @@ def trend(
             'fill="none" stroke="#cfd8dc" stroke-dasharray="3 3"/></svg>'
         )
         return "".join(parts)
+    lo, hi = _trend_range(values, green, amber)
+    plot = _TrendPlot(pad, width - 2 * pad, height - 2 * pad, lo, hi, len(points))
+    if green is not None and amber is not None:
+        parts += _trend_bands(plot, green, amber, direction)
+    parts += _trend_lines(plot, points)
+    parts += _trend_dots(plot, points)
+    parts.append("</svg>")
+    return "".join(parts)
+
+
+def _trend_range(
+    values: Sequence[float], green: float | None, amber: float | None
+) -> tuple[float, float]:
+    """The values shown on the vertical axis: the points and thresholds, with a margin."""
     domain = list(values) + [t for t in (green, amber) if t is not None]
     lo, hi = min(domain), max(domain)
     if hi == lo:
         spread = abs(hi) * 0.1 or 1.0
         lo, hi = lo - spread, hi + spread
     margin = (hi - lo) * 0.08
-    lo, hi = lo - margin, hi + margin
+    return lo - margin, hi + margin
 
-    def y(v: float) -> float:
-        return pad + (hi - min(max(v, lo), hi)) / (hi - lo) * plot_h
 
-    def x(i: int) -> float:
-        return pad + (plot_w / 2 if len(points) == 1 else i * plot_w / (len(points) - 1))
+@dataclass(frozen=True, slots=True)
+class _TrendPlot:
+    """Where a trend's points go: a ``plot_w`` × ``plot_h`` plot inside a padding of ``pad``,
+    ``count`` points across, values ``lo``..``hi`` bottom to top."""
 
-    if green is not None and amber is not None:
-        top, bottom = pad, pad + plot_h
-        if direction == "lower_is_better":
-            bands = [
-                ("red", top, y(amber)),
-                ("amber", y(amber), y(green)),
-                ("green", y(green), bottom),
-            ]
-        else:
-            bands = [
-                ("green", top, y(green)),
-                ("amber", y(green), y(amber)),
-                ("red", y(amber), bottom),
-            ]
-        for status, y0, y1 in bands:
-            if y1 - y0 > 0:
-                parts.append(
-                    f'<rect x="{_f(pad)}" y="{_f(y0)}" width="{_f(plot_w)}" '
-                    f'height="{_f(y1 - y0)}" fill="{BAND_COLOURS[status]}"/>'
-                )
+    pad: float
+    plot_w: float
+    plot_h: float
+    lo: float
+    hi: float
+    count: int
+
+    def x(self, i: int) -> float:
+        """The horizontal position of point ``i`` (a single point is centred)."""
+        plot_w, count = self.plot_w, self.count
+        return self.pad + (plot_w / 2 if count == 1 else i * plot_w / (count - 1))
+
+    def y(self, v: float) -> float:
+        """The vertical position of value ``v``, clamped to the plot."""
+        lo, hi = self.lo, self.hi
+        return self.pad + (hi - min(max(v, lo), hi)) / (hi - lo) * self.plot_h
+
+
+def _trend_bands(plot: _TrendPlot, green: float, amber: float, direction: str) -> list[str]:
+    """The green, amber and red bands behind the line, in the KPI's direction."""
+    y = plot.y
+    top, bottom = plot.pad, plot.pad + plot.plot_h
+    if direction == "lower_is_better":
+        bands = [
+            ("red", top, y(amber)),
+            ("amber", y(amber), y(green)),
+            ("green", y(green), bottom),
+        ]
+    else:
+        bands = [
+            ("green", top, y(green)),
+            ("amber", y(green), y(amber)),
+            ("red", y(amber), bottom),
+        ]
+    return [
+        f'<rect x="{_f(plot.pad)}" y="{_f(y0)}" width="{_f(plot.plot_w)}" '
+        f'height="{_f(y1 - y0)}" fill="{BAND_COLOURS[status]}"/>'
+        for status, y0, y1 in bands
+        if y1 - y0 > 0
+    ]
+
+
+def _trend_lines(plot: _TrendPlot, points: Sequence[TrendPoint]) -> list[str]:
+    """The line through the points, broken where a value is null (a lone point draws none)."""
+    x, y = plot.x, plot.y
     segment: list[str] = []
     segments: list[list[str]] = []
     for i, p in enumerate(points):
@@ -117,23 +155,28 @@ def trend(
         segment.append(f"{_f(x(i))},{_f(y(p.value))}")
     if segment:
         segments.append(segment)
-    for seg in segments:
-        if len(seg) > 1:
-            parts.append(
-                f'<polyline points="{" ".join(seg)}" fill="none" stroke="{LINE_COLOUR}" '
-                'stroke-width="1.5" stroke-linejoin="round"/>'
-            )
+    return [
+        f'<polyline points="{" ".join(seg)}" fill="none" stroke="{LINE_COLOUR}" '
+        'stroke-width="1.5" stroke-linejoin="round"/>'
+        for seg in segments
+        if len(seg) > 1
+    ]
+
+
+def _trend_dots(plot: _TrendPlot, points: Sequence[TrendPoint]) -> list[str]:
+    """A dot with a tooltip on each value, the latest one larger."""
+    x, y = plot.x, plot.y
     last = max(i for i, p in enumerate(points) if p.value is not None)
+    dots: list[str] = []
     for i, p in enumerate(points):
         if p.value is None:
             continue
         radius = "2.6" if i == last else "1.8"
-        parts.append(
-            f'<circle cx="{_f(x(i))}" cy="{_f(y(p.value))}" r="{radius}" fill="{LINE_COLOUR}">'
-            f"<title>{_t(p.cycle)}: {_t(p.shown)}</title></circle>"
+        dots.append(
+            f'<circle cx="{_f(x(i))}" cy="{_f(y(p.value))}" r="{radius}" '
+            f'fill="{LINE_COLOUR}"><title>{_t(p.cycle)}: {_t(p.shown)}</title></circle>'
         )
-    parts.append("</svg>")
-    return "".join(parts)
+    return dots
 
 
 @dataclass(frozen=True)
