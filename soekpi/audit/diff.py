@@ -230,46 +230,13 @@ def compare_runs(
     change from 0. ``entity`` / ``kpi`` restrict the rows (and, for ``kpi``, the definitions
     and sources to those the KPI depends on).
     """
-    if not math.isfinite(tolerance) or tolerance < 0:
-        raise UsageError(f"--tolerance: must be a number ≥ 0 (a relative change), not {tolerance}")
-    rows_a = _keyed(a)
-    rows_b = _keyed(b)
-    if entity is not None and not any(e == entity for e, _ in (*rows_a, *rows_b)):
-        raise UsageError(f"--entity: '{entity}' is in neither run")
-    if (
-        kpi is not None
-        and not any(k == kpi for _, k in (*rows_a, *rows_b))
-        and not any(kpi in run.manifest["kpis"] for run in (a, b))
-    ):
-        raise UsageError(f"--kpi: '{kpi}' is in neither run")
-
-    def wanted(key: tuple[str, str]) -> bool:
-        return (entity is None or key[0] == entity) and (kpi is None or key[1] == kpi)
-
-    changes: list[RowChange] = []
-    for key in sorted(set(rows_a) & set(rows_b)):
-        if wanted(key):
-            change = _row_change(rows_a[key], rows_b[key], tolerance)
-            if change is not None:
-                changes.append(change)
-    changes.sort(key=_row_order)
-    only_a = [_one_sided(rows_a[k], "a") for k in sorted(set(rows_a) - set(rows_b)) if wanted(k)]
-    only_b = [_one_sided(rows_b[k], "b") for k in sorted(set(rows_b) - set(rows_a)) if wanted(k)]
-
-    kpi_scope = None if kpi is None else _kpi_closure(kpi, a, b)
-    definitions = _definition_changes(a.manifest["kpis"], b.manifest["kpis"], kpi_scope)
-    source_scope = None if kpi_scope is None else _sources_used(kpi_scope, a, b)
-    sources = _source_changes(a.manifest["sources"], b.manifest["sources"], source_scope)
-
-    version = None
-    if a.version != b.version:
-        version = FieldChange("soekpi_version", a.version, b.version)
-    settings = _flatten_changes(
-        "fiscal_year", a.manifest.get("fiscal_year"), b.manifest.get("fiscal_year")
-    )
-    if a.cycle == b.cycle:  # the same cycle name can cover other dates after a settings change
-        for setting in ("cycle_start", "cycle_end"):
-            settings += _flatten_changes(setting, a.manifest.get(setting), b.manifest.get(setting))
+    _check_tolerance(tolerance)
+    rows_a, rows_b = _keyed(a), _keyed(b)
+    _check_filters(a, b, rows_a, rows_b, entity, kpi)
+    changes = _row_changes(rows_a, rows_b, tolerance, entity, kpi)
+    only_a = _only_in(rows_a, rows_b, "a", entity, kpi)
+    only_b = _only_in(rows_b, rows_a, "b", entity, kpi)
+    definitions, sources = _scoped_changes(a, b, kpi)
     return RunDiff(
         a=a.label,
         b=b.label,
@@ -281,12 +248,93 @@ def compare_runs(
         only_in_b=only_b,
         definitions=definitions,
         sources=sources,
-        version=version,
-        settings=settings,
+        version=_version_change(a, b),
+        settings=_setting_changes(a, b),
     )
 
 
-def _keyed(run: RunData) -> dict[tuple[str, str], dict[str, Any]]:
+_Keyed = dict[tuple[str, str], dict[str, Any]]  # (entity, kpi) → the run's record
+
+
+def _check_tolerance(tolerance: float) -> None:
+    """A tolerance is a finite relative change ≥ 0 (a UsageError otherwise)."""
+    if not math.isfinite(tolerance) or tolerance < 0:
+        raise UsageError(f"--tolerance: must be a number ≥ 0 (a relative change), not {tolerance}")
+
+
+def _check_filters(
+    a: RunData, b: RunData, rows_a: _Keyed, rows_b: _Keyed, entity: str | None, kpi: str | None
+) -> None:
+    """``entity`` and ``kpi`` must be in either run (a UsageError otherwise); a KPI counts
+    when either manifest defines it, even without rows."""
+    if entity is not None and not any(e == entity for e, _ in (*rows_a, *rows_b)):
+        raise UsageError(f"--entity: '{entity}' is in neither run")
+    if (
+        kpi is not None
+        and not any(k == kpi for _, k in (*rows_a, *rows_b))
+        and not any(kpi in run.manifest["kpis"] for run in (a, b))
+    ):
+        raise UsageError(f"--kpi: '{kpi}' is in neither run")
+
+
+def _wanted(key: tuple[str, str], entity: str | None, kpi: str | None) -> bool:
+    """Whether the (entity, kpi) ``key`` passes the ``entity`` / ``kpi`` filters."""
+    return (entity is None or key[0] == entity) and (kpi is None or key[1] == kpi)
+
+
+def _row_changes(
+    rows_a: _Keyed, rows_b: _Keyed, tolerance: float, entity: str | None, kpi: str | None
+) -> list[RowChange]:
+    """The rows of both runs whose value or status differs, in :func:`_row_order`."""
+    changes: list[RowChange] = []
+    for key in sorted(set(rows_a) & set(rows_b)):
+        if _wanted(key, entity, kpi):
+            change = _row_change(rows_a[key], rows_b[key], tolerance)
+            if change is not None:
+                changes.append(change)
+    changes.sort(key=_row_order)
+    return changes
+
+
+def _only_in(
+    rows: _Keyed, other: _Keyed, side: Side, entity: str | None, kpi: str | None
+) -> list[OneSidedRow]:
+    """The rows of run ``side`` that the other run lacks, by (entity, kpi)."""
+    return [
+        _one_sided(rows[k], side) for k in sorted(set(rows) - set(other)) if _wanted(k, entity, kpi)
+    ]
+
+
+def _scoped_changes(
+    a: RunData, b: RunData, kpi: str | None
+) -> tuple[list[DefinitionChange], list[SourceChange]]:
+    """The definitions and sources that changed; for ``kpi``, only those it depends on."""
+    kpi_scope = None if kpi is None else _kpi_closure(kpi, a, b)
+    definitions = _definition_changes(a.manifest["kpis"], b.manifest["kpis"], kpi_scope)
+    source_scope = None if kpi_scope is None else _sources_used(kpi_scope, a, b)
+    sources = _source_changes(a.manifest["sources"], b.manifest["sources"], source_scope)
+    return definitions, sources
+
+
+def _version_change(a: RunData, b: RunData) -> FieldChange | None:
+    """The soekpi versions that wrote the runs, when they differ."""
+    if a.version != b.version:
+        return FieldChange("soekpi_version", a.version, b.version)
+    return None
+
+
+def _setting_changes(a: RunData, b: RunData) -> list[FieldChange]:
+    """The fiscal-year settings that differ and, for the same cycle, its dates."""
+    settings = _flatten_changes(
+        "fiscal_year", a.manifest.get("fiscal_year"), b.manifest.get("fiscal_year")
+    )
+    if a.cycle == b.cycle:  # the same cycle name can cover other dates after a settings change
+        for setting in ("cycle_start", "cycle_end"):
+            settings += _flatten_changes(setting, a.manifest.get(setting), b.manifest.get(setting))
+    return settings
+
+
+def _keyed(run: RunData) -> _Keyed:
     keyed: dict[tuple[str, str], dict[str, Any]] = {}
     for record in run.records:
         key = (str(record["entity"]), str(record["kpi"]))
