@@ -32,6 +32,10 @@ class Hierarchy:
         """Each entity below the top → its parent."""
         return {child: p for p, children in self.children.items() for child in children}
 
+    def roots(self, root_entity: str | None) -> list[str]:
+        """The entities shown first: ``root_entity``, else every entity at the top, by id."""
+        return [root_entity] if root_entity is not None else sorted(self.tops)
+
     def subtree(self, entity_id: str) -> list[str]:
         """The entity and every entity below it."""
         return _subtree(self.children, entity_id)
@@ -111,8 +115,7 @@ def entity_order(rows: Iterable[Mapping[str, Any]], root_entity: str | None) -> 
 
 def root_entities(rows: Iterable[Mapping[str, Any]], root_entity: str | None) -> list[str]:
     """The entities shown first: ``root_entity``, else every entity at the top."""
-    hierarchy = _of_rows(rows, root_entity)
-    return [root_entity] if root_entity is not None else sorted(hierarchy.tops)
+    return _of_rows(rows, root_entity).roots(root_entity)
 
 
 def _subtree(children: Mapping[str, Sequence[str]], entity_id: str) -> list[str]:
