@@ -310,38 +310,56 @@ def parse_files(files: list[Path], shown: Callable[[Path], str] | None = None) -
         except InputError as exc:
             out.problems.extend(exc.problems)
             continue
-        if data is None:
-            continue
-        if not isinstance(data, dict):
+        _parse_document(out, seen, name, data)
+    return out
+
+
+def parse_documents(documents: list[tuple[str, Any]]) -> ParsedCatalogue:
+    """Parse already-read catalogue documents, each (name messages use, mapping of sections):
+    a run's definitions.json goes through the same checks as the YAML files."""
+    out = ParsedCatalogue()
+    seen: dict[tuple[str, str], Location] = {}
+    for name, data in documents:
+        out.files.append(name)
+        _parse_document(out, seen, name, data)
+    return out
+
+
+def _parse_document(
+    out: ParsedCatalogue, seen: dict[tuple[str, str], Location], name: str, data: Any
+) -> None:
+    """The sections of one document (a file's YAML or an equivalent mapping)."""
+    if data is None:
+        return
+    if not isinstance(data, dict):
+        out.problems.append(
+            Problem(
+                Location(name, 1),
+                f"a catalogue file must be a mapping of sections "
+                f"({', '.join(SECTIONS)}), not {describe(data)}",
+            )
+        )
+        return
+    for key in data:
+        if key not in SECTIONS:
             out.problems.append(
                 Problem(
-                    Location(name, 1),
-                    f"a catalogue file must be a mapping of sections "
-                    f"({', '.join(SECTIONS)}), not {describe(data)}",
+                    Location(name, _line_of(data, key)),
+                    f"unknown section '{key}'{did_you_mean(key, SECTIONS)}; "
+                    f"allowed: {', '.join(SECTIONS)}",
                 )
             )
-            continue
-        for key in data:
-            if key not in SECTIONS:
-                out.problems.append(
-                    Problem(
-                        Location(name, _line_of(data, key)),
-                        f"unknown section '{key}'{did_you_mean(key, SECTIONS)}; "
-                        f"allowed: {', '.join(SECTIONS)}",
-                    )
-                )
-        if "sources" in data:
-            for eid, body, line in _mapping_section(out, name, data, "sources"):
-                _parse_source(out, seen, name, eid, body, line)
-        if "measures" in data:
-            for eid, body, line in _mapping_section(out, name, data, "measures"):
-                _parse_measure(out, seen, name, eid, body, line)
-        if "kpis" in data:
-            for eid, body, line in _mapping_section(out, name, data, "kpis"):
-                _parse_kpi(out, seen, name, eid, body, line)
-        if "targets" in data:
-            _parse_targets(out, name, data)
-    return out
+    if "sources" in data:
+        for eid, body, line in _mapping_section(out, name, data, "sources"):
+            _parse_source(out, seen, name, eid, body, line)
+    if "measures" in data:
+        for eid, body, line in _mapping_section(out, name, data, "measures"):
+            _parse_measure(out, seen, name, eid, body, line)
+    if "kpis" in data:
+        for eid, body, line in _mapping_section(out, name, data, "kpis"):
+            _parse_kpi(out, seen, name, eid, body, line)
+    if "targets" in data:
+        _parse_targets(out, name, data)
 
 
 def _column_type(entry: _Entry, value: Any) -> str | None:

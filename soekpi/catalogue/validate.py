@@ -9,13 +9,14 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from soekpi.base.errors import CatalogueError, InputError, Location, Problem
 from soekpi.base.text import did_you_mean
 from soekpi.catalogue.model import Catalogue, Column, Source
 from soekpi.catalogue.parse import (
     ParsedCatalogue,
+    parse_documents,
     parse_files,
     threshold_order_problem,
 )
@@ -68,7 +69,20 @@ def check_catalogue_files(
     files: list[Path], shown: Callable[[Path], str] | None = None
 ) -> tuple[Catalogue | None, list[Problem]]:
     """Parse, then validate ``files``; returns (catalogue or None, problems)."""
-    parsed = parse_files(files, shown)
+    return _validated(parse_files(files, shown))
+
+
+def load_catalogue_documents(documents: list[tuple[str, Any]]) -> Catalogue:
+    """A catalogue from already-read documents, each (name messages use, mapping of sections),
+    through the same parse and checks as the files; raises one CatalogueError."""
+    catalogue, problems = _validated(parse_documents(documents))
+    if problems or catalogue is None:
+        raise CatalogueError(problems)
+    return catalogue
+
+
+def _validated(parsed: ParsedCatalogue) -> tuple[Catalogue | None, list[Problem]]:
+    """Every cross-entry and SQL check of a parsed catalogue; (catalogue or None, problems)."""
     problems = list(parsed.problems)
     problems.extend(_check_sources(parsed))
     problems.extend(_check_measures(parsed))
