@@ -16,7 +16,9 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
+from soekpi.base.errors import UsageError
 from soekpi.warehouse.connection import open_warehouse
+from soekpi.warehouse.ledger import checked_load_id, shadow_views
 
 if TYPE_CHECKING:
     import duckdb
@@ -28,11 +30,17 @@ _LOCK_DOWN = "SET enable_external_access = false; SET lock_configuration = true;
 
 @contextmanager
 def sandbox(
-    ws: Workspace, wait: float = 0, memory_limit: str | None = None
+    ws: Workspace, wait: float = 0, memory_limit: str | None = None, as_of: int | None = None
 ) -> Iterator[duckdb.DuckDBPyConnection]:
     """A read-only, locked-down connection to the workspace's warehouse, closed on exit.
     DuckDB's memory limit is soekpi.yaml's ``warehouse.memory_limit``, else ``memory_limit``
     (None: DuckDB's default); it cannot be changed on the connection.
+
+    Every source table is shadowed by a temp view of its contract columns (the load ids
+    stay out of catalogue SQL; a projection costs nothing). With ``as_of`` (a load id) the
+    views hold the rows as they stood right after that load, and the ledger and
+    ``_rejected`` end there (:func:`soekpi.warehouse.ledger.shadow_views`); an unknown
+    load id is a :class:`~soekpi.base.errors.UsageError` (exit 2) naming the last load.
 
     A missing warehouse is an :class:`~soekpi.base.errors.InputError` (exit 2); a warehouse held by
     a writer raises :class:`~soekpi.base.errors.WarehouseLocked` (exit 3) naming the holder, after
@@ -44,6 +52,11 @@ def sandbox(
             rows = con.sql("select count(*) from financials").fetchall()
     """
     if ws.warehouse.engine == "spark":
+        if as_of is not None:
+            raise UsageError(
+                "--as-of: a Spark warehouse keeps no load history; "
+                "data as of a load needs the DuckDB engine"
+            )
         # Spark has no read-only connection: the reader checks each statement's syntax tree.
         from soekpi.warehouse.spark import spark_reader
 
@@ -52,4 +65,7 @@ def sandbox(
         return
     with open_warehouse(ws, write=False, wait=wait, memory_limit=memory_limit) as con:
         con.execute(_LOCK_DOWN)
+        if as_of is not None:
+            checked_load_id(con, as_of)
+        shadow_views(con, as_of)
         yield con
