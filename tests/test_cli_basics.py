@@ -14,7 +14,7 @@ from soekpi.workspace import read_workspace
 
 KPI_KEYS = (
     "name, description, category, unit, decimals, type, scale, window, direction, thresholds, "
-    "measure, numerator, denominator, expr, of, compare, components"
+    "measure, numerator, denominator, expr, of, compare, components, revisions"
 )
 
 TEN_MISTAKES = {

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
+from soekpi.base.calendar import Cycle, FiscalSettings, parse_cycle
 from soekpi.base.errors import Location
 
 COLUMN_TYPES = ("varchar", "integer", "bigint", "double", "boolean", "date", "timestamp")
@@ -19,6 +21,89 @@ COMPARES = ("previous_cycle", "same_cycle_last_year")
 
 Window = Literal["cycle", "ytd", "to_date"]
 Direction = Literal["higher_is_better", "lower_is_better"]
+
+
+@dataclass(frozen=True)
+class RevisionNote:
+    """The revision a definition of a cycle's catalogue is computed under (``for_cycle``)."""
+
+    effective_from: str  # a cycle name: FY2026, FY2026-Q3
+    reason: str
+
+    def as_dict(self) -> dict[str, str]:
+        """``{effective_from, reason}``, as resolved definitions carry it."""
+        return {"effective_from": self.effective_from, "reason": self.reason}
+
+
+@dataclass(frozen=True)
+class Revision:
+    """A change of a KPI's or a measure's definition from a fiscal year or cycle on.
+
+    ``changes`` holds the definition fields the revision sets, as written in the YAML (plain
+    values, in the order written: what a definitions document writes back); ``definition``
+    is the whole definition in force from ``effective_from`` — those fields over the
+    original's, a :class:`Kpi` or :class:`Measure` whose ``revision`` is this one's note."""
+
+    effective_from: str
+    reason: str
+    changes: dict[str, Any]
+    definition: Any
+    location: Location | None = field(default=None, compare=False)
+
+    @property
+    def fields(self) -> tuple[str, ...]:
+        """The names of the fields the revision sets, in the order written."""
+        return tuple(self.changes)
+
+    @property
+    def cycle(self) -> Cycle:
+        """The cycle ``effective_from`` names."""
+        return parse_cycle(self.effective_from)
+
+    @property
+    def note(self) -> RevisionNote:
+        return RevisionNote(self.effective_from, self.reason)
+
+
+def revision_order(effective_from: str) -> tuple[int, int]:
+    """Where a revision starts, as (fiscal year, first fiscal month): the order of the
+    revisions whatever the fiscal settings (FY2026 and FY2026-Q1 start the same day)."""
+    cycle = parse_cycle(effective_from)
+    return cycle.year, cycle.fiscal_months().start
+
+
+def revision_in_force(revisions: tuple[Revision, ...], cycle: Cycle) -> int:
+    """The index of the last of ``revisions`` (sorted by start) that starts at or before
+    ``cycle``'s start, or -1 when none does (the original definition is in force)."""
+    at = (cycle.year, cycle.fiscal_months().start)
+    chosen = -1
+    for index, revision in enumerate(revisions):
+        if revision_order(revision.effective_from) <= at:
+            chosen = index
+    return chosen
+
+
+def definition_dict(definition: Any) -> dict[str, Any]:
+    """A KPI or measure as its resolved definition holds it: every field but the location;
+    ``revisions`` only when it has some (a catalogue without revisions hashes as before) and
+    ``revision`` only when it is computed under one."""
+    body: dict[str, Any] = {}
+    for item in dataclasses.fields(definition):
+        value = getattr(definition, item.name)
+        if item.name == "location" or (item.name in ("revisions", "revision") and not value):
+            continue
+        if item.name == "revisions":
+            value = [
+                {**r.note.as_dict(), "definition": definition_dict(r.definition)} for r in value
+            ]
+        elif item.name == "revision":
+            value = value.as_dict()
+        elif dataclasses.is_dataclass(value) and not isinstance(value, type):
+            value = asdict(value)
+        elif isinstance(value, dict):
+            value = dict(value)
+        body[item.name] = value
+    return body
 
 
 @dataclass(frozen=True)
@@ -73,6 +158,8 @@ class Measure:
     filter: str | None = None
     time: str | None = None  # a column overriding the source's time_column, or "none"
     location: Location | None = field(default=None, compare=False)
+    revisions: tuple[Revision, ...] = ()  # sorted by effective_from
+    revision: RevisionNote | None = None  # in a cycle's catalogue: the revision in force
 
     def time_column(self, source: Source) -> str | None:
         """The column that places a row in time, or None when time is ignored."""
@@ -112,6 +199,8 @@ class Kpi:
     compare: str | None = None  # growth
     components: dict[str, float] | None = None  # composite: kpi id → weight
     location: Location | None = field(default=None, compare=False)
+    revisions: tuple[Revision, ...] = ()  # sorted by effective_from
+    revision: RevisionNote | None = None  # in a cycle's catalogue: the revision in force
 
     def label(self, language: str = "en") -> str:
         """The KPI's name in ``language``, falling back to English."""
@@ -157,6 +246,58 @@ class Catalogue:
     kpis: dict[str, Kpi]
     targets: tuple[Target, ...] = ()
     files: tuple[str, ...] = ()
+    # for_cycle's catalogues, by the revision in force of each KPI and measure
+    _by_revisions: dict[tuple[int, ...], Catalogue] = field(
+        default_factory=dict, init=False, compare=False, repr=False
+    )
+
+    @property
+    def has_revisions(self) -> bool:
+        """Whether any KPI or measure carries revisions."""
+        return any(k.revisions for k in self.kpis.values()) or any(
+            m.revisions for m in self.measures.values()
+        )
+
+    def for_cycle(self, cycle: Cycle, fiscal: FiscalSettings) -> Catalogue:
+        """The catalogue in force for ``cycle``: each KPI and measure as its last revision
+        whose ``effective_from`` starts at or before the cycle's start (its ``revision``
+        says which), no ``revisions`` left. ``fiscal`` places the cycle; the order of
+        cycles and revisions is the same under any fiscal settings. A catalogue without
+        revisions is its own; the same revisions in force give the same (cached) object."""
+        if not self.has_revisions:
+            return self
+        key = tuple(revision_in_force(k.revisions, cycle) for k in self.kpis.values()) + tuple(
+            revision_in_force(m.revisions, cycle) for m in self.measures.values()
+        )
+        found = self._by_revisions.get(key)
+        if found is None:
+            found = Catalogue(
+                sources=self.sources,
+                measures={
+                    m: _in_force(d, key[len(self.kpis) + i])
+                    for i, (m, d) in enumerate(self.measures.items())
+                },
+                kpis={k: _in_force(d, key[i]) for i, (k, d) in enumerate(self.kpis.items())},
+                targets=self.targets,
+                files=self.files,
+            )
+            self._by_revisions[key] = found
+        return found
+
+    def revisions_of(self, kpi_id: str) -> list[tuple[str, RevisionNote]]:
+        """The revisions a KPI of a cycle's catalogue is computed under: its own, those of
+        its measures and those of the KPIs it is computed from, as ("kpi x" | "measure m",
+        note), each once, in dependency order."""
+        found: list[tuple[str, RevisionNote]] = []
+        for k in self.kpi_closure([kpi_id]):
+            kpi = self.kpis[k]
+            if kpi.revision is not None:
+                found.append((f"kpi {k}", kpi.revision))
+            for m in kpi.measure_inputs:
+                note = self.measures[m].revision
+                if note is not None and (f"measure {m}", note) not in found:
+                    found.append((f"measure {m}", note))
+        return found
 
     def kpi_order(self) -> list[str]:
         """KPI ids in dependency order (inputs before the KPIs computed from them)."""
@@ -203,11 +344,8 @@ class Catalogue:
     def resolved_definition(self, kpi_id: str) -> dict[str, Any]:
         """A plain, JSON-ready dict of everything that determines a KPI's values and status."""
         kpi = self.kpis[kpi_id]
-        body = {k: v for k, v in asdict(kpi).items() if k != "location"}
-        body["measures"] = {
-            m: {k: v for k, v in asdict(self.measures[m]).items() if k != "location"}
-            for m in kpi.measure_inputs
-        }
+        body = definition_dict(kpi)
+        body["measures"] = {m: definition_dict(self.measures[m]) for m in kpi.measure_inputs}
         body["targets"] = [
             {k: v for k, v in asdict(t).items() if k != "location"}
             for t in self.targets
@@ -215,3 +353,13 @@ class Catalogue:
         ]
         body["inputs"] = {dep: self.kpi_hash(dep) for dep in kpi.kpi_inputs}
         return body
+
+
+def _in_force(definition: Any, index: int) -> Any:
+    """``definition`` (a Kpi or Measure) as in force: its revision ``index`` (-1: itself),
+    without revisions."""
+    if not definition.revisions:
+        return definition
+    if index < 0:
+        return dataclasses.replace(definition, revisions=())
+    return definition.revisions[index].definition

@@ -7,6 +7,7 @@ of every file. References between entries, cycles and SQL are checked in ``valid
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import re
 from collections.abc import Callable, Iterable
@@ -27,9 +28,12 @@ from soekpi.catalogue.model import (
     Column,
     Kpi,
     Measure,
+    Revision,
+    RevisionNote,
     Source,
     Target,
     Thresholds,
+    revision_order,
 )
 
 SECTIONS = ("sources", "measures", "kpis", "targets")
@@ -67,6 +71,8 @@ COMMON_KPI_KEYS = (
 )
 KPI_KEYS = COMMON_KPI_KEYS + tuple(k for keys in TYPE_KEYS.values() for k in keys)
 TARGET_KEYS = ("kpi", "fiscal_year", "entity", "green", "amber")
+REVISIONS = "revisions"  # the key of a KPI's or a measure's revisions
+REVISION_KEYS = ("effective_from", "reason")  # a revision's own keys, beside the fields it sets
 THRESHOLD_KEYS = ("green", "amber")
 
 _ID = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
@@ -123,6 +129,8 @@ class ParsedCatalogue:
     files: list[str] = field(default_factory=list)
     places: dict[tuple[str, str], dict[str, Location]] = field(default_factory=dict)
     problems: list[Problem] = field(default_factory=list)
+    # where each key of each revised definition is written: (kind, id, effective_from) → keys
+    revision_places: dict[tuple[str, str, str], dict[str, Location]] = field(default_factory=dict)
 
     def defined(self, kind: str) -> set[str]:
         """Every id of ``kind`` defined in the files, including definitions that are broken."""
@@ -597,9 +605,17 @@ def _parse_measure(
     body: Any,
     line: int,
 ) -> None:
-    entry = _Entry(out, file, f"measure '{eid}'", body, line, MEASURE_KEYS)
+    entry = _Entry(out, file, f"measure '{eid}'", body, line, (*MEASURE_KEYS, REVISIONS))
     if not _register(out, seen, "measure", entry, eid):
         return
+    measure = _measure_of(entry, eid)
+    revisions = _parse_revisions(out, entry, "measure", eid, MEASURE_KEYS, _measure_of)
+    if measure is not None:
+        out.measures[eid] = dataclasses.replace(measure, revisions=revisions)
+
+
+def _measure_of(entry: _Entry, eid: str) -> Measure | None:
+    """The measure ``entry`` defines (None without a source or agg); mistakes are recorded."""
     source = entry.text("source", required=True)
     agg = entry.choice("agg", AGGS, required=True)
     expr = entry.text("expr")
@@ -614,8 +630,8 @@ def _parse_measure(
         entry.fail("filter", "must not be empty (leave it out to keep every row)")
     time = entry.text("time")
     if source is None or agg is None:
-        return
-    out.measures[eid] = Measure(
+        return None
+    return Measure(
         id=eid,
         source=source,
         agg=agg,
@@ -726,9 +742,18 @@ def _parse_kpi(
     line: int,
 ) -> None:
     """One KPI entry: the keys every KPI has, then the keys of its type."""
-    entry = _Entry(out, file, f"kpi '{eid}'", body, line, KPI_KEYS)
+    entry = _Entry(out, file, f"kpi '{eid}'", body, line, (*KPI_KEYS, REVISIONS))
     if not _register(out, seen, "kpi", entry, eid):
         return
+    kpi = _kpi_of(entry, eid)
+    revisions = _parse_revisions(out, entry, "kpi", eid, KPI_KEYS, _kpi_of)
+    if kpi is not None:
+        out.kpis[eid] = dataclasses.replace(kpi, revisions=revisions)
+
+
+def _kpi_of(entry: _Entry, eid: str) -> Kpi | None:
+    """The KPI ``entry`` defines: the keys every KPI has, then the keys of its type (None
+    without a type or a key of its type); mistakes are recorded."""
     kpi_type = entry.choice("type", KPI_TYPES, required=True)
     name = _parse_name(entry, eid)
     description = entry.text("description", default="") or ""
@@ -743,8 +768,8 @@ def _parse_kpi(
     if kpi_type is None or any(
         fields.get(key) is None for key in TYPE_KEYS[kpi_type] if key != "expr"
     ):
-        return
-    out.kpis[eid] = Kpi(
+        return None
+    return Kpi(
         id=eid,
         type=kpi_type,
         name=name,
@@ -838,3 +863,202 @@ def _parse_targets(out: ParsedCatalogue, file: str, data: Any) -> None:
                 location=entry.loc(),
             )
         )
+
+
+# ------------------------------------------------------------------------------ revisions
+
+
+def _parse_revisions(
+    out: ParsedCatalogue,
+    entry: _Entry,
+    kind: str,
+    eid: str,
+    own_keys: tuple[str, ...],
+    build: Callable[[_Entry, str], Any],
+) -> tuple[Revision, ...]:
+    """The ``revisions`` of a KPI or measure, sorted by start: each a mapping
+    ``{effective_from, reason, <definition fields>}`` whose fields replace those of the
+    definition in force before it (the rest carries over). Once the original and every
+    revision are sound, each revised definition is parsed whole by ``build``, its problems
+    under ``kpi 'x': revision FY2026``."""
+    raw = entry.data.get(REVISIONS)
+    if raw is None:
+        return ()
+    if not isinstance(raw, list) or not raw:
+        entry.fail(
+            REVISIONS,
+            "must be a list of {effective_from: ..., reason: ..., <the fields that change>}",
+        )
+        return ()
+    lines = raw.item_lines if isinstance(raw, YamlList) else [entry.loc(REVISIONS).line] * len(raw)
+    starts: dict[tuple[int, int], tuple[str, Location]] = {}
+    checked = [
+        _checked_revision(out, entry, (kind, eid), item, line or 1, own_keys, starts)
+        for item, line in zip(raw, lines, strict=True)
+    ]
+    sound = [r for r in checked if r is not None]
+    if not entry.ok or len(sound) != len(checked):
+        return ()
+    found = []
+    body: Any = entry.data
+    reported: set[tuple[Location | None, str]] = set()
+    for revision in sorted(sound, key=lambda r: revision_order(r.effective_from)):
+        body = _revised_body(body, revision.item, kind)
+        before = len(out.problems)
+        revised = _Entry(out, revision.file, revision.what, body, revision.line, own_keys)
+        definition = build(revised, eid)
+        _drop_carried(out.problems, before, revision.what, reported)
+        if definition is None:
+            return ()  # the revisions after it have no definition to start from
+        out.revision_places[(kind, eid, revision.effective_from)] = revised.locations
+        found.append(
+            Revision(
+                effective_from=revision.effective_from,
+                reason=revision.reason,
+                changes={k: _plain_yaml(v) for k, v in revision.item.items()},
+                definition=dataclasses.replace(definition, revision=revision.note),
+                location=Location(revision.file, revision.line),
+            )
+        )
+    return tuple(found)
+
+
+def _drop_carried(
+    problems: list[Problem], since: int, what: str, reported: set[tuple[Location | None, str]]
+) -> None:
+    """Drop the problems from ``since`` on that an earlier revision of the same entry has
+    at the same place: a mistake carried over is reported once, by the revision making it."""
+    fresh = []
+    for problem in problems[since:]:
+        key = (problem.location, problem.message.replace(what, "", 1))
+        if key not in reported:
+            reported.add(key)
+            fresh.append(problem)
+    problems[since:] = fresh
+
+
+@dataclass(frozen=True)
+class _CheckedRevision:
+    """A revision whose own keys are sound: its start, reason, place and the fields it sets."""
+
+    effective_from: str
+    reason: str
+    file: str
+    line: int
+    what: str  # how messages name it: kpi 'x': revision FY2026
+    item: dict[str, Any]  # the definition fields it sets, as written
+
+    @property
+    def note(self) -> RevisionNote:
+        return RevisionNote(self.effective_from, self.reason)
+
+
+def _cycle_name(value: Any) -> str | None:
+    """The canonical name of a fiscal year or cycle (``FY2026``, ``FY2026-Q3``), or None."""
+    from soekpi.base.calendar import parse_cycle
+    from soekpi.base.errors import UsageError
+
+    if not isinstance(value, str):
+        return None
+    try:
+        return parse_cycle(value).name
+    except UsageError:
+        return None
+
+
+def _checked_revision(
+    out: ParsedCatalogue,
+    entry: _Entry,
+    owner: tuple[str, str],
+    item: Any,
+    line: int,
+    own_keys: tuple[str, ...],
+    starts: dict[tuple[int, int], tuple[str, Location]],
+) -> _CheckedRevision | None:
+    """One revision's own keys: a mapping with a fiscal year or cycle no other revision starts
+    on, a reason and at least one definition field (None when one is wrong, each mistake
+    recorded at its line)."""
+    kind, eid = owner
+    file = entry.loc().file
+    if not isinstance(item, dict):
+        out.problems.append(
+            Problem(
+                Location(file, line),
+                f"{kind} '{eid}': revisions: each revision must be a mapping "
+                f"{{effective_from: ..., reason: ..., <fields>}}, not {describe(item)}",
+            )
+        )
+        return None
+    effective = _cycle_name(item.get("effective_from"))
+    what = f"{kind} '{eid}': revision" + (f" {effective}" if effective else "")
+    rev = _Entry(out, file, what, item, line, (*REVISION_KEYS, *own_keys))
+    reason = rev.text("reason", required=True)
+    _check_effective_from(rev, item.get("effective_from"), effective, starts)
+    fields = YamlMap({k: v for k, v in item.items() if k in own_keys})
+    fields.key_lines = {k: n for k, n in getattr(item, "key_lines", {}).items() if k in fields}
+    if not fields:
+        rev.fail(None, "changes no field; give the definition fields it changes")
+    if not rev.ok or effective is None or reason is None:
+        return None
+    return _CheckedRevision(effective, reason, file, line, what, fields)
+
+
+def _check_effective_from(
+    rev: _Entry,
+    raw: Any,
+    effective: str | None,
+    starts: dict[tuple[int, int], tuple[str, Location]],
+) -> None:
+    """``effective_from`` names a fiscal year or cycle that no other revision starts on."""
+    if raw is None:
+        rev.missing("effective_from", " (the fiscal year or cycle it applies from, e.g. FY2026)")
+        return
+    if effective is None:
+        rev.fail(
+            "effective_from",
+            f"{describe(raw)} is not a fiscal year or cycle "
+            "(write one such as FY2026, FY2026-H2, FY2026-Q3 or FY2026-M07)",
+        )
+        return
+    here = rev.loc("effective_from")
+    first = starts.get(revision_order(effective))
+    if first is None:
+        starts[revision_order(effective)] = (effective, here)
+    elif first[0] == effective:
+        rev.fail("effective_from", f"'{effective}' is given twice: {first[1]} and {here}")
+    else:
+        rev.fail(
+            "effective_from",
+            f"'{effective}' starts the same day as revision {first[0]} at {first[1]}; "
+            "give one revision per start",
+        )
+
+
+def _plain_yaml(value: Any) -> Any:
+    """A YAML value as plain dicts and lists (without the line numbers it was read with)."""
+    if isinstance(value, dict):
+        return {k: _plain_yaml(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_plain_yaml(v) for v in value]
+    return value
+
+
+def _revised_body(before: Any, fields: dict[str, Any], kind: str) -> YamlMap:
+    """The definition in force before a revision (the original's keys, or the previous
+    revision's body) with the revision's ``fields`` over it, each key at the line it is
+    written at; a KPI whose type changes drops the keys of its old type."""
+    body = YamlMap({k: v for k, v in before.items() if k != REVISIONS})
+    body.key_lines = {k: n for k, n in getattr(before, "key_lines", {}).items() if k in body}
+    old_type = before.get("type")
+    if kind == "kpi" and "type" in fields and fields["type"] != old_type:
+        for key in TYPE_KEYS.get(old_type, ()) if isinstance(old_type, str) else ():
+            body.pop(key, None)
+            body.key_lines.pop(key, None)
+    new_lines: dict[str, int] = getattr(fields, "key_lines", {})
+    for key, value in fields.items():
+        body[key] = value
+        if key in new_lines:
+            body.key_lines[key] = new_lines[key]
+        else:
+            body.key_lines.pop(key, None)
+    return body

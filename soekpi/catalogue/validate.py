@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from soekpi.base.errors import CatalogueError, InputError, Location, Problem
 from soekpi.base.text import did_you_mean
-from soekpi.catalogue.model import Catalogue, Column, Source
+from soekpi.catalogue.model import Catalogue, Column, Revision, Source, revision_order
 from soekpi.catalogue.parse import (
     ParsedCatalogue,
     parse_documents,
@@ -89,6 +89,7 @@ def _validated(parsed: ParsedCatalogue) -> tuple[Catalogue | None, list[Problem]
     problems.extend(_check_kpis(parsed))
     problems.extend(_check_targets(parsed))
     sources = _check_sql(parsed, problems)
+    problems.extend(_check_revisions(parsed, sources, problems))
     problems = sorted(set(problems), key=lambda p: (p.location or Location(""), p.message))
     if problems:
         return None, problems
@@ -394,6 +395,121 @@ def _view_column_problems(parsed: ParsedCatalogue, view: Source) -> list[Problem
                     where,
                     f"source '{view.id}': time_column: column '{name}' is "
                     f"{view.columns[name].type}; a time column must be date or timestamp",
+                )
+            )
+    return problems
+
+
+# ------------------------------------------------------------------------------ revisions
+
+
+def _check_revisions(
+    parsed: ParsedCatalogue, sources: dict[str, Source], found: list[Problem]
+) -> list[Problem]:
+    """Every catalogue in force from a revision's start, checked whole as the original one is
+    (references, cycles among KPIs, targets' threshold order, measures' time columns), and
+    the SQL of every revised measure. A problem the original catalogue has already is not
+    repeated; a new one names the revision (``kpi 'x': revision FY2026: ...``) or, when it
+    is another entry's, the revisions it comes with."""
+    starts: dict[tuple[int, int], str] = {}
+    revisions = [r for k in parsed.kpis.values() for r in k.revisions]
+    revisions += [r for m in parsed.measures.values() for r in m.revisions]
+    for revision in revisions:
+        order = revision_order(revision.effective_from)
+        starts[order] = min(starts.get(order, revision.effective_from), revision.effective_from)
+    known = set(found)
+    reported: set[tuple[Location | None, str]] = set()
+    problems: list[Problem] = []
+    for order in sorted(starts):
+        view, revised = _in_force_at(parsed, order)
+        checks = [*_check_measures(view), *_check_kpis(view), *_check_targets(view)]
+        for measure in view.measures.values():
+            over = sources.get(measure.source)
+            if over is not None and over.is_view and over.columns:
+                checks.extend(_measure_time_problems(view, measure.id, over))
+        for problem in checks:
+            # a mistake carried over to a later revision is reported once, by the first
+            key = (problem.location, problem.message)
+            if problem not in known and key not in reported:
+                reported.add(key)
+                problems.append(_named(problem, revised, starts[order]))
+    problems.extend(_revised_sql_problems(parsed))
+    return problems
+
+
+def _in_force_at(
+    parsed: ParsedCatalogue, order: tuple[int, int]
+) -> tuple[ParsedCatalogue, dict[tuple[str, str], str]]:
+    """The parsed catalogue as in force from ``order`` (a revision's start), and the
+    effective_from of each entry a revision changes there."""
+    places = dict(parsed.places)
+    revised: dict[tuple[str, str], str] = {}
+
+    def in_force(kind: str, entry_id: str, revisions: tuple[Revision, ...], original: Any) -> Any:
+        chosen = [r for r in revisions if revision_order(r.effective_from) <= order]
+        if not chosen:
+            return original
+        revision = chosen[-1]
+        revised[(kind, entry_id)] = revision.effective_from
+        places[(kind, entry_id)] = parsed.revision_places.get(
+            (kind, entry_id, revision.effective_from), places.get((kind, entry_id), {})
+        )
+        return revision.definition
+
+    kpis = {k: in_force("kpi", k, kpi.revisions, kpi) for k, kpi in parsed.kpis.items()}
+    measures = {m: in_force("measure", m, x.revisions, x) for m, x in parsed.measures.items()}
+    view = dataclasses.replace(parsed, kpis=kpis, measures=measures, places=places, problems=[])
+    return view, revised
+
+
+def _named(problem: Problem, revised: dict[tuple[str, str], str], start: str) -> Problem:
+    """A problem of a catalogue in force from ``start``, naming the revision it comes from."""
+    for (kind, entry_id), effective in revised.items():
+        prefix = f"{kind} '{entry_id}': "
+        if problem.message.startswith(prefix):
+            rest = problem.message[len(prefix) :]
+            return Problem(problem.location, f"{prefix}revision {effective}: {rest}")
+    return Problem(
+        problem.location, f"{problem.message} (with the revisions in force from {start})"
+    )
+
+
+def _revised_sql_problems(parsed: ParsedCatalogue) -> list[Problem]:
+    """The SQL of each revised measure (its expr and filter over its source), bound as the
+    original measures are; one check per rank of revision (first revisions, second ...)."""
+    from soekpi.catalogue.sqlcheck import check_sql
+
+    problems: list[Problem] = []
+    ranks = max((len(m.revisions) for m in parsed.measures.values()), default=0)
+    for rank in range(ranks):
+        revisions = {
+            m.id: m.revisions[rank] for m in parsed.measures.values() if len(m.revisions) > rank
+        }
+        measures = {
+            mid: r.definition
+            for mid, r in revisions.items()
+            if r.definition.source in parsed.sources
+            and (
+                parsed.sources[r.definition.source].is_view
+                or not _measure_time_problems(
+                    _in_force_at(parsed, revision_order(r.effective_from))[0],
+                    mid,
+                    parsed.sources[r.definition.source],
+                )
+            )
+        }
+        if not measures:
+            continue
+        result = check_sql(dict(parsed.sources), measures, parsed.defined("source"))
+        for issue in result.problems:
+            if issue.kind != "measure" or issue.id not in revisions:
+                continue  # a view's problem is the original catalogue's, reported already
+            effective = revisions[issue.id].effective_from
+            places = parsed.revision_places.get(("measure", issue.id, effective), {})
+            problems.append(
+                Problem(
+                    places.get(issue.field) or places.get("") or Location(""),
+                    f"measure '{issue.id}': revision {effective}: {issue.field}: {issue.message}",
                 )
             )
     return problems

@@ -10,7 +10,7 @@ from soekpi.catalogue.validate import check_catalogue, load_catalogue
 
 KPI_KEYS = (
     "name, description, category, unit, decimals, type, scale, window, direction, thresholds, "
-    "measure, numerator, denominator, expr, of, compare, components"
+    "measure, numerator, denominator, expr, of, compare, components, revisions"
 )
 
 

@@ -205,7 +205,7 @@ CASES = [
         2,
         f"error: {BAD_YAML}:6: kpi 'k1': unknown key 'colour'; allowed: name, description, "
         "category, unit, decimals, type, scale, window, direction, thresholds, measure, "
-        "numerator, denominator, expr, of, compare, components",
+        "numerator, denominator, expr, of, compare, components, revisions",
     ),
     Case(
         "kpi-unknown-reference",
