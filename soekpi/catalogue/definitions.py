@@ -22,8 +22,9 @@ if TYPE_CHECKING:
 
 DEFINITIONS_FILE = "definitions.json"
 
-# Keys of the dataclasses that are not keys of the YAML entry (the id is the entry's key).
-_NOT_WRITTEN = {"id", "location"}
+# Keys of the dataclasses that are not keys of the YAML entry (the id is the entry's key;
+# revisions are written by _with_revisions).
+_NOT_WRITTEN = {"id", "location", "revisions", "revision"}
 
 
 def catalogue_definitions(catalogue: Catalogue, fiscal: FiscalSettings) -> dict[str, Any]:
@@ -37,7 +38,10 @@ def catalogue_definitions(catalogue: Catalogue, fiscal: FiscalSettings) -> dict[
         "fiscal_year": {"start_month": fiscal.start_month, "label": fiscal.label},
         "sources": {sid: _source(catalogue.sources[sid]) for sid in sorted(catalogue.sources)},
         "measures": {
-            mid: _written(catalogue.measures[mid], Measure) for mid in sorted(catalogue.measures)
+            mid: _with_revisions(
+                _written(catalogue.measures[mid], Measure), catalogue.measures[mid]
+            )
+            for mid in sorted(catalogue.measures)
         },
         "kpis": {kid: _kpi(catalogue.kpis[kid]) for kid in sorted(catalogue.kpis)},
         "targets": [_written(target, Target) for target in catalogue.targets],
@@ -112,6 +116,24 @@ def _kpi(kpi: Kpi) -> dict[str, Any]:
     body |= {"decimals": kpi.decimals, "window": kpi.window, "direction": kpi.direction}
     if kpi.thresholds is not None:
         body["thresholds"] = {"green": kpi.thresholds.green, "amber": kpi.thresholds.amber}
+    return _with_revisions(body, kpi)
+
+
+def _with_revisions(body: dict[str, Any], entry: Kpi | Measure) -> dict[str, Any]:
+    """``revisions`` as the catalogue writes them: each its start, reason and the fields it
+    sets. A definition of a cycle's catalogue (``Catalogue.for_cycle``) computed under a
+    revision keeps it as a revision that restates one field with its own value (a revision
+    must set one): parsed back, ``for_cycle`` of any cycle from its start gives the same
+    definition under the same note."""
+    revisions = [
+        {"effective_from": r.effective_from, "reason": r.reason, **_plain(dict(r.changes))}
+        for r in entry.revisions
+    ]
+    if not revisions and entry.revision is not None:
+        same = {"decimals": entry.decimals} if isinstance(entry, Kpi) else {"agg": entry.agg}
+        revisions = [entry.revision.as_dict() | same]
+    if revisions:
+        body["revisions"] = revisions
     return body
 
 

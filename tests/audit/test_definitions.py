@@ -110,3 +110,35 @@ def test_defaults_are_restored_by_the_parser() -> None:
     again, _ = catalogue_from_definitions(_through_json(doc))
     assert again.kpi_hash("total") == catalogue.kpi_hash("total")
     assert dataclasses.replace(again, files=()) == catalogue
+
+
+def test_revisions_round_trip_whole_and_as_a_cycle_sees_them(tmp_path: Path) -> None:
+    from revisions_data import CATALOGUE, REASON_HEADCOUNT
+
+    from soekpi.base.calendar import parse_cycle
+    from soekpi.catalogue.validate import load_catalogue_files
+
+    (tmp_path / "c.yaml").write_text(CATALOGUE, encoding="utf-8")
+    catalogue = load_catalogue_files([tmp_path / "c.yaml"])
+    fiscal = FiscalSettings()
+    doc = _through_json(catalogue_definitions(catalogue, fiscal))
+    kpis = doc["kpis"]
+    assert isinstance(kpis, dict)
+    assert kpis["labour_productivity"]["revisions"] == [
+        {
+            "effective_from": "FY2026",
+            "reason": REASON_HEADCOUNT,
+            "denominator": "headcount_incl_contractors_avg",
+        }
+    ]
+    again, _ = catalogue_from_definitions(doc)
+    assert {k: again.kpi_hash(k) for k in again.kpis} == {
+        k: catalogue.kpi_hash(k) for k in catalogue.kpis
+    }
+    # a cycle's catalogue (what a pin keeps): the revision in force is kept, with its reason
+    for name in ("FY2025-Q4", "FY2026-Q1", "FY2026-Q3"):
+        cycle = parse_cycle(name)
+        in_force = catalogue.for_cycle(cycle, fiscal)
+        back, _ = catalogue_from_definitions(_through_json(catalogue_definitions(in_force, fiscal)))
+        assert back.for_cycle(cycle, fiscal).kpis == in_force.kpis
+        assert back.for_cycle(cycle, fiscal).measures == in_force.measures
