@@ -1,26 +1,37 @@
-"""Closed cycles (SPEC §6.3): close a fiscal cycle, reopen it with a reason, list them.
+"""Closed cycles (SPEC §6.3, issue 17): close a fiscal cycle, reopen it with a reason.
 
 A closed cycle is a row of ``_closed_cycles``; every close and reopen appends a row to
 ``_audit_log`` (append-only: a reopen deletes the ``_closed_cycles`` row but the log keeps
 who closed it, who reopened it and why). Loads touching a closed cycle's periods are refused
 by ``warehouse/load.py``, which reads :func:`closed_cycles`.
+
+Closing also pins the cycle (closed means frozen): a ``_pins`` row with its resolved
+definitions (catalogue, targets, fiscal settings: ``catalogue_definitions``), the last load
+id (the data it stands at), the run's manifest SHA-256, who and when. From then on compute,
+report and verify of the cycle use the pin (``warehouse/pins.py`` decides). A reopen marks
+the pin (``reopened_at``, ``reopen_reason``); closing again adds a new pin: every pin is kept.
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import TYPE_CHECKING, Any
 
 from soekpi.base.errors import UsageError
 from soekpi.catalogue import load_catalogue
+from soekpi.catalogue.definitions import catalogue_definitions
 from soekpi.warehouse.connection import current_user, open_warehouse
 from soekpi.warehouse.coverage import resolve_on
+from soekpi.warehouse.ledger import last_load_id
+from soekpi.warehouse.pins import PINS, Pin
 from soekpi.warehouse.schema import ensure_schema, existing_tables
 
 if TYPE_CHECKING:
     from soekpi.base.calendar import Cycle
+    from soekpi.catalogue.model import Catalogue
     from soekpi.workspace import Workspace
 
 
@@ -98,8 +109,9 @@ def close_cycle(
     ws: Workspace, cycle: str, reason: str | None = None, who: str | None = None
 ) -> ClosedCycle:
     """Close ``cycle`` (a name, ``latest`` or ``previous``): loads touching its periods are then
-    refused. Records who, when (UTC) and the sha256 of ``<output>/<cycle>/manifest.json`` when
-    that run exists. Closing a closed cycle is a UsageError."""
+    refused, and the cycle is pinned (its definitions and the last load id, see the module).
+    Records who, when (UTC) and the sha256 of ``<output>/<cycle>/manifest.json`` when that
+    run exists. Closing a closed cycle is a UsageError."""
     catalogue = load_catalogue(ws)
     with open_warehouse(ws, write=True) as con:
         resolved = resolve_on(con, catalogue, ws.fiscal, cycle)
@@ -113,13 +125,8 @@ def close_cycle(
             manifest_sha256=_manifest_sha256(ws, resolved),
         )
         ensure_schema(con, catalogue)
-        for existing in closed_cycles(con):
-            if existing.cycle == record.cycle:
-                raise UsageError(
-                    f"cycle {record.cycle} is already closed (by {existing.closed_by} at "
-                    f"{existing.closed_at:%Y-%m-%d %H:%M:%S} UTC); to change it, reopen it first "
-                    f"with 'soekpi close {record.cycle} --reopen --reason TEXT'"
-                )
+        _refuse_closed(con, record.cycle)
+        pin = _pin(con, ws, catalogue, resolved, record)
         con.execute("BEGIN TRANSACTION")
         try:
             con.execute(
@@ -134,12 +141,53 @@ def close_cycle(
                     record.manifest_sha256,
                 ],
             )
+            _insert_pin(con, pin)
             _append_log(con, record.closed_at, record.closed_by, "close", record.cycle, reason)
             con.execute("COMMIT")
         except BaseException:
             con.execute("ROLLBACK")
             raise
     return record
+
+
+def _refuse_closed(con: Any, cycle: str) -> None:
+    """A UsageError when ``cycle`` is closed already."""
+    for existing in closed_cycles(con):
+        if existing.cycle == cycle:
+            raise UsageError(
+                f"cycle {cycle} is already closed (by {existing.closed_by} at "
+                f"{existing.closed_at:%Y-%m-%d %H:%M:%S} UTC); to change it, reopen it first "
+                f"with 'soekpi close {cycle} --reopen --reason TEXT'"
+            )
+
+
+def _pin(con: Any, ws: Workspace, catalogue: Catalogue, cycle: Cycle, record: ClosedCycle) -> Pin:
+    """What closing ``cycle`` freezes: the catalogue in force for it (revisions applied),
+    the fiscal settings and the last load id."""
+    definitions = catalogue_definitions(catalogue.for_cycle(cycle, ws.fiscal), ws.fiscal)
+    return Pin(
+        cycle=record.cycle,
+        pinned_at=record.closed_at,
+        pinned_by=record.closed_by,
+        as_of_load=last_load_id(con),
+        definitions=json.dumps(definitions, sort_keys=True, ensure_ascii=False),
+        manifest_sha256=record.manifest_sha256,
+    )
+
+
+def _insert_pin(con: Any, pin: Pin) -> None:
+    con.execute(
+        f"insert into {PINS} (cycle, pinned_at, pinned_by, as_of_load, definitions, "
+        "manifest_sha256) values (?, ?, ?, ?, ?, ?)",
+        [
+            pin.cycle,
+            pin.pinned_at,
+            pin.pinned_by,
+            pin.as_of_load,
+            pin.definitions,
+            pin.manifest_sha256,
+        ],
+    )
 
 
 def reopen_cycle(
@@ -160,10 +208,16 @@ def reopen_cycle(
         found = [c for c in closed_cycles(con) if c.cycle == resolved.name]
         if not found:
             raise UsageError(f"cycle {resolved.name} is not closed; there is nothing to reopen")
+        at = _now()
         con.execute("BEGIN TRANSACTION")
         try:
             con.execute("delete from _closed_cycles where cycle = ?", [resolved.name])
-            _append_log(con, _now(), who or current_user(), "reopen", resolved.name, reason.strip())
+            con.execute(  # the pin is kept, marked as superseded by the reopen
+                f"update {PINS} set reopened_at = ?, reopen_reason = ? "
+                "where cycle = ? and reopened_at is null",
+                [at, reason.strip(), resolved.name],
+            )
+            _append_log(con, at, who or current_user(), "reopen", resolved.name, reason.strip())
             con.execute("COMMIT")
         except BaseException:
             con.execute("ROLLBACK")

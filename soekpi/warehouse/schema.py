@@ -74,6 +74,21 @@ _SYSTEM_TABLES: dict[str, tuple[list[tuple[str, str, bool]], tuple[str, ...]]] =
         ],
         (),
     ),
+    # every pin of a closed cycle (audit/closing.py, read by warehouse/pins.py): what the
+    # cycle is computed with from its close on; a reopen marks the pin, never deletes it
+    "_pins": (
+        [
+            ("cycle", "varchar", True),
+            ("pinned_at", "timestamp", True),
+            ("pinned_by", "varchar", False),
+            ("as_of_load", "bigint", True),
+            ("definitions", "json", True),
+            ("manifest_sha256", "varchar", False),
+            ("reopened_at", "timestamp", False),
+            ("reopen_reason", "varchar", False),
+        ],
+        (),
+    ),
     # each source table's content-hash sums as of the write that last changed it (hashing.py)
     "_fingerprints": (
         [
@@ -91,7 +106,7 @@ SYSTEM_TABLES = tuple(_SYSTEM_TABLES)
 
 def system_sources() -> dict[str, Source]:
     """The system tables as contracts (``_rejected``, ``_loads``, ``_closed_cycles``,
-    ``_audit_log``, ``_fingerprints``)."""
+    ``_audit_log``, ``_pins``, ``_fingerprints``)."""
     from soekpi.catalogue.model import Column, Source
 
     return {
