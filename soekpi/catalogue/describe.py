@@ -3,9 +3,13 @@ formula (what ``soekpi kpis`` shows; the CLI lays the rows out as tables)."""
 
 from __future__ import annotations
 
+import json
+from dataclasses import dataclass
+from typing import Any
+
 from soekpi.base.errors import UsageError
 from soekpi.base.text import did_you_mean, number_text
-from soekpi.catalogue.model import Catalogue, Kpi, Measure
+from soekpi.catalogue.model import Catalogue, Kpi, Measure, revision_order
 
 _COMPARE_TEXT = {
     "previous_cycle": "the previous cycle",
@@ -150,6 +154,46 @@ def kpi_fields(catalogue: Catalogue, kpi_id: str, language: str = "en") -> list[
             )
         )
     rows.append(("sources", ", ".join(sorted(catalogue.sources_of(kpi.id)))))
+    rows.extend(
+        ("revision", f"from {r.effective_from}: {r.of}: {r.changes}; reason: {r.reason}")
+        for r in revision_rows(catalogue, kpi.id)
+    )
     if kpi.location is not None:
         rows.append(("defined at", str(kpi.location)))
     return rows
+
+
+@dataclass(frozen=True)
+class RevisionRow:
+    """One revision of a KPI or of one of its measures, in words."""
+
+    effective_from: str
+    of: str  # "kpi labour_productivity" or "measure revenue"
+    changes: str  # "denominator = headcount_incl_contractors_avg"
+    reason: str
+
+
+def revision_rows(catalogue: Catalogue, kpi_id: str) -> list[RevisionRow]:
+    """The revisions of a KPI and of the measures it reads, by start, then the KPI first:
+    from when, of what, the fields they set (as written) and why."""
+    kpi = catalogue.kpis[kpi_id]
+    found = [(r, f"kpi {kpi_id}") for r in kpi.revisions]
+    for measure_id in dict.fromkeys(kpi.measure_inputs):
+        found += [(r, f"measure {measure_id}") for r in catalogue.measures[measure_id].revisions]
+    found.sort(key=lambda pair: revision_order(pair[0].effective_from))
+    return [
+        RevisionRow(
+            r.effective_from,
+            of,
+            ", ".join(f"{key} = {_written(value)}" for key, value in r.changes.items()),
+            r.reason,
+        )
+        for r, of in found
+    ]
+
+
+def _written(value: Any) -> str:
+    """A field's value as the YAML gave it: text as is, anything else as JSON."""
+    if isinstance(value, str):
+        return value
+    return json.dumps(value, ensure_ascii=False)

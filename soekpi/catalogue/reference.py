@@ -10,6 +10,7 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from soekpi.base.errors import UsageError
+from soekpi.catalogue.describe import revision_rows
 from soekpi.catalogue.model import Catalogue, Column, Kpi, Measure, Source, Target
 
 # The order a programme office reads the catalogue in: from input to outcome.
@@ -144,6 +145,20 @@ def _kpi_section(catalogue: Catalogue, kpi: Kpi) -> list[str]:
         for measure in measures:
             source = catalogue.sources.get(measure.source)
             lines.append(f"| `{measure.id}` | {_cell(_measure_sql(measure, source))} |")
+        lines.append("")
+    revisions = revision_rows(catalogue, kpi.id)
+    if revisions:
+        lines += [
+            "Revisions (a cycle uses the last one in force at its start; the table above is "
+            "the original definition):",
+            "",
+            "| from | of | changes | reason |",
+            "| --- | --- | --- | --- |",
+        ]
+        lines += [
+            f"| {r.effective_from} | {r.of} | {_cell(r.changes)} | {_cell(r.reason)} |"
+            for r in revisions
+        ]
         lines.append("")
     return lines
 
