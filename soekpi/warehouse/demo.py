@@ -14,8 +14,9 @@ different data.
 
 from __future__ import annotations
 
+import contextlib
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import date
 from typing import TYPE_CHECKING, Any
 
@@ -271,10 +272,12 @@ def fill_demo(
     """Insert the demo group into the contract tables of an open DuckDB connection.
 
     The tables must exist (``ensure_schema``) and be empty. Runs in one transaction: on
-    failure nothing is inserted. Records every table's fingerprint sums in
-    ``_fingerprints`` in that transaction. Returns rows per table.
+    failure nothing is inserted. Each table is one load in the ledger (mode ``demo``, its
+    rows carry the load's id), and its fingerprint sums go to ``_fingerprints``, in that
+    transaction. Returns rows per table.
     """
     from soekpi.warehouse.hashing import record_fingerprints
+    from soekpi.warehouse.ledger import last_load_id
 
     check_demo_options(seed, scale)
     for table in DEMO_TABLES:
@@ -287,11 +290,13 @@ def fill_demo(
     first, last = demo_months(fiscal)
     steps = _steps(_Gen(seed, first, last, unit_counts(scale), projects_factor(scale)))
     total = float(len(steps))
+    first_load = last_load_id(con) + 1
     con.execute("BEGIN TRANSACTION")
     try:
         for done, (label, statements) in enumerate(steps, start=1):
-            for sql in statements:
-                con.execute(sql)
+            with _as_load(con, label, first_load + done - 1):
+                for sql in statements:
+                    con.execute(sql)
             if progress is not None:
                 progress(float(done), total, f"demo: {label}")
         for table in _TEMP_TABLES:
@@ -306,6 +311,26 @@ def fill_demo(
         ((rows,),) = con.execute(f"SELECT count(*) FROM {table}").fetchall()
         counts[table] = int(rows)
     return counts
+
+
+@contextlib.contextmanager
+def _as_load(con: Any, table: str, load_id: int) -> Iterator[None]:
+    """The rows inserted into ``table`` inside are load ``load_id``: their ``_load_id``
+    defaults to it meanwhile, and the ledger records the load when they are in."""
+    from soekpi.warehouse.connection import current_user
+    from soekpi.warehouse.ledger import LOAD_COLUMN
+    from soekpi.warehouse.schema import ensure_load_column, existing_tables
+
+    ensure_load_column(con, table)
+    con.execute(f"ALTER TABLE {table} ALTER COLUMN {LOAD_COLUMN} SET DEFAULT {int(load_id)}")
+    yield
+    con.execute(f"ALTER TABLE {table} ALTER COLUMN {LOAD_COLUMN} DROP DEFAULT")
+    ((rows,),) = con.execute(f"SELECT count(*) FROM {table}").fetchall()
+    if "_loads" in existing_tables(con):
+        con.execute(
+            "INSERT INTO _loads VALUES (?, ?, 'demo', ?, ?, 0, 0, '', now()::TIMESTAMP, ?)",
+            [load_id, table, rows, rows, current_user()],
+        )
 
 
 def _text(value: str) -> str:

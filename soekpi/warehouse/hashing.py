@@ -22,7 +22,8 @@ auditors who need that guarantee keep the extract files, whose own SHA-256 the `
 ledger records. Measured at 10 M ledger rows on two cores: 3.3 s CPU (SHA-256 hex digests
 read back as integers, the first version: 6.7 s). The Spark executor's fingerprints
 (``spark.py``) are computed differently and do not equal these; compare runs of one engine.
-System tables (``_loads``, ``_rejected`` …) are not part of it.
+System tables (``_loads``, ``_rejected`` …), the load ids (``_load_id``) and the superseded
+rows (``_history_<table>``) are not part of it.
 
 **Recorded at write time.** The data only changes when soekpi writes it (``load``, ``init
 --demo``), so every writer calls :func:`record_fingerprints` for the tables it changed, in
@@ -51,6 +52,7 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 from soekpi.base.sqltext import quote, sql_type
+from soekpi.warehouse.ledger import LOAD_COLUMN, past_load
 from soekpi.warehouse.schema import existing_tables, table_sources
 
 if TYPE_CHECKING:
@@ -136,7 +138,7 @@ def source_fingerprints(
         return spark_fingerprints(con, catalogue)  # type: ignore[arg-type]
     tables = existing_tables(con)
     entries: dict[str, tuple[Any, ...]] = {}
-    if recorded and RECORD_TABLE in tables:
+    if recorded and RECORD_TABLE in tables and past_load(con) is None:
         for name, *entry in con.execute(
             f"SELECT table_name, columns, rows, upper, lower FROM {RECORD_TABLE}"
         ).fetchall():
@@ -154,11 +156,12 @@ def table_columns(con: duckdb.DuckDBPyConnection, table: str) -> list[list[str]]
     ``columns`` when the table has its contract (the types are written as ``sql_type``
     writes them)."""
     rows = con.execute(
-        "SELECT column_name, data_type FROM information_schema.columns "
-        "WHERE table_schema = 'main' AND table_name = ? ORDER BY column_name",
+        "SELECT column_name, data_type FROM information_schema.columns WHERE table_catalog = "
+        "current_database() AND table_schema = 'main' AND table_name = ? ORDER BY column_name",
         [table],
     ).fetchall()
-    return [[str(n), str(t)] for n, t in rows]
+    # the load id is soekpi's bookkeeping, not data: the hash never sees it (ledger.py)
+    return [[str(n), str(t)] for n, t in rows if n != LOAD_COLUMN]
 
 
 def record_fingerprints(con: duckdb.DuckDBPyConnection, tables: Iterable[str]) -> None:

@@ -2,9 +2,12 @@
 
 Every file is read as text (:mod:`soekpi.warehouse.readers`) and checked set-based in DuckDB
 SQL. Rows that pass go into the source's table; every row that fails goes to ``_rejected``
-with its row number, column and reason; the ledger ``_loads`` records the file's SHA-256 and
-counts, ``_fingerprints`` the table's content-hash sums after the load (what ``report``
-states; :mod:`soekpi.warehouse.hashing`). All files of one call are written in ONE
+with its row number, column and reason. The call is one load with one id (the next
+integer): every row it inserts carries it in ``_load_id``, the ledger records it in
+``_loads`` (with the call's counts and the rows it restated) and each file's SHA-256 and
+counts in ``_load_files`` (:mod:`soekpi.warehouse.ledger`); ``_fingerprints`` records the
+table's content-hash sums after the load (what ``report`` states;
+:mod:`soekpi.warehouse.hashing`). All files of one call are written in ONE
 transaction under the writer lock, so a failure, an unreadable file or a ``kill -9`` leaves
 the warehouse exactly as it was.
 
@@ -18,6 +21,11 @@ What ``mode="replace"`` replaces (a restatement):
 * a source without a time column but with a primary key: the table's rows whose key
   equals the key of one of the file's rows are deleted (an upsert by key).
 * a source with neither: the whole table is replaced by the file's rows.
+
+The rows a ``replace`` supersedes are not lost: they move, in the same transaction, to
+``_history_<table>`` with ``_superseded_by`` = the load's id, so the data as of any earlier
+load can still be read (``sandbox(ws, as_of=...)``). The load counts them as restated rows,
+with the months they fall in (sources with a time column).
 
 ``replace`` also lifts the refusal of a file whose content (SHA-256) was loaded into the same
 source before. Loads whose rows fall into a closed cycle are refused whole, in both modes.
@@ -36,8 +44,14 @@ from typing import TYPE_CHECKING, Any
 from soekpi.base.errors import ClosedCycleError, InputError, Location, UsageError
 from soekpi.base.sqltext import literal, quote, sql_type
 from soekpi.warehouse.hashing import record_fingerprints
+from soekpi.warehouse.ledger import LOAD_COLUMN, SUPERSEDED_COLUMN
 from soekpi.warehouse.readers import ROW, read_raw
-from soekpi.warehouse.schema import ensure_schema, table_drift
+from soekpi.warehouse.schema import (
+    ensure_history,
+    ensure_load_column,
+    ensure_schema,
+    table_drift,
+)
 
 if TYPE_CHECKING:
     import duckdb
@@ -48,6 +62,7 @@ if TYPE_CHECKING:
 MODES = ("append", "replace")
 ProgressFn = Callable[..., None]
 _RAW, _VAL, _ERR, _CLEAN = "_soekpi_raw", "_soekpi_values", "_soekpi_errors", "_soekpi_clean"
+_GONE = "_soekpi_superseded"
 _SHOWN_ROWS = 5
 
 
@@ -61,8 +76,9 @@ class FileLoad:
     rows_read: int
     rows_loaded: int
     rows_rejected: int
-    rows_replaced: int = 0  # rows deleted from the table by --mode replace
+    rows_replaced: int = 0  # rows --mode replace superseded (moved to _history_<table>)
     rejected_by_reason: tuple[tuple[str, int], ...] = ()  # ("column: kind", rows), sorted
+    restated_months: tuple[str, ...] = ()  # "YYYY-MM" of the superseded rows, sorted
 
 
 @dataclass(frozen=True)
@@ -82,6 +98,32 @@ class LoadSummary:
     def rows_loaded(self) -> int:
         """Loaded rows over every file."""
         return sum(f.rows_loaded for f in self.files)
+
+    @property
+    def load_id(self) -> int:
+        """The id of this load (every file of the call shares it)."""
+        return self.files[0].load_id if self.files else 0
+
+    @property
+    def rows_restated(self) -> int:
+        """Rows superseded by ``--mode replace`` over every file (kept in history)."""
+        return sum(f.rows_replaced for f in self.files)
+
+    @property
+    def restated_months(self) -> tuple[str, ...]:
+        """The months (``YYYY-MM``, sorted) of the restated rows over every file."""
+        return tuple(sorted({m for f in self.files for m in f.restated_months}))
+
+    def restated_line(self) -> str | None:
+        """What ``load`` says about the rows a ``replace`` restated (None for an append):
+        ``restated 18 row(s) in 2026-04, 2026-05 (load 8; --as-of 7 reads the data before
+        it)``."""
+        if self.mode != "replace" or not self.files:
+            return None
+        months = f" in {', '.join(self.restated_months)}" if self.restated_months else ""
+        earlier = self.rows_restated and self.load_id > 1
+        before = f"; --as-of {self.load_id - 1} reads the data before it" if earlier else ""
+        return f"restated {self.rows_restated} row(s){months} (load {self.load_id}{before})"
 
 
 def file_sha256(path: Path) -> str:
@@ -285,10 +327,35 @@ class _FileLoader:
                 Location(shown),
             )
 
-    def replace_scope(self) -> int:
-        """Delete the rows the file restates (see the module docstring); returns how many."""
+    def replace_scope(self, load_id: int) -> tuple[int, tuple[str, ...]]:
+        """Move the rows the file restates (see the module docstring) to the history table,
+        superseded by ``load_id``; returns how many, and their months (``YYYY-MM``)."""
+        self.run(
+            f"CREATE OR REPLACE TEMP TABLE {_GONE} AS SELECT * FROM {self.table} t "
+            f"WHERE {self._restated()}"
+        )
+        names = [quote(c) for c in self.source.columns]
+        history = ensure_history(self.con, self.source)
+        self.run(
+            f"INSERT INTO {history} ({', '.join(names)}, {LOAD_COLUMN}, {SUPERSEDED_COLUMN}) "
+            f"SELECT {', '.join(names)}, {LOAD_COLUMN}, ? FROM {_GONE}",
+            [load_id],
+        )
+        months: list[tuple[Any, ...]] = []
+        if self.source.time_column:
+            t = quote(self.source.time_column)
+            months = self.run(
+                f"SELECT DISTINCT strftime(date_trunc('month', {t}), '%Y-%m') FROM {_GONE} "
+                f"WHERE {t} IS NOT NULL ORDER BY 1"
+            )
+        ((gone,),) = self.run(f"SELECT count(*) FROM {_GONE}")
+        if gone:
+            self.run(f"DELETE FROM {self.table} t WHERE {self._restated()}")
+        return int(gone), tuple(str(m) for (m,) in months)
+
+    def _restated(self) -> str:
+        """The condition on a table row ``t`` that the file restates it."""
         source = self.source
-        before = self.run(f"SELECT count(*) FROM {self.table}")[0][0]
         time_column, entity = source.time_column, source.entity_column
         if time_column:
             t = quote(time_column)
@@ -298,23 +365,20 @@ class _FileLoader:
                 keys.append(f"{quote(entity)} AS e")
                 match.append(f"t.{quote(entity)} = s.e")
             where = f"{t} IS NOT NULL" + (f" AND {quote(entity)} IS NOT NULL" if entity else "")
-            self.run(
-                f"DELETE FROM {self.table} t USING (SELECT DISTINCT {', '.join(keys)} "
-                f"FROM {_VAL} WHERE {where}) s WHERE {' AND '.join(match)}"
+            return (
+                f"EXISTS (SELECT 1 FROM (SELECT DISTINCT {', '.join(keys)} FROM {_VAL} "
+                f"WHERE {where}) s WHERE {' AND '.join(match)})"
             )
-        elif source.primary_key:
+        if source.primary_key:
             key = source.primary_key
             select = ", ".join(quote(k) for k in key)
             not_null = " AND ".join(f"{quote(k)} IS NOT NULL" for k in key)
             same = " AND ".join(f"t.{quote(k)} = s.{quote(k)}" for k in key)
-            self.run(
-                f"DELETE FROM {self.table} t USING (SELECT DISTINCT {select} FROM {_VAL} "
-                f"WHERE {not_null}) s WHERE {same}"
+            return (
+                f"EXISTS (SELECT 1 FROM (SELECT DISTINCT {select} FROM {_VAL} "
+                f"WHERE {not_null}) s WHERE {same})"
             )
-        else:
-            self.run(f"DELETE FROM {self.table}")
-        after = self.run(f"SELECT count(*) FROM {self.table}")[0][0]
-        return int(before - after)
+        return "true"
 
     def key_checks(self) -> None:
         """Duplicate keys in the file and against the table; references. Over the rows that
@@ -396,8 +460,9 @@ class _FileLoader:
         names = list(self.source.columns)
         cols = ", ".join(quote(c) for c in names)
         self.run(
-            f"INSERT INTO {self.table} ({cols}) SELECT {cols} FROM {_VAL} v "
-            f"WHERE NOT EXISTS (SELECT 1 FROM {_ERR} e WHERE e.{ROW} = v.{ROW}) ORDER BY {ROW}"
+            f"INSERT INTO {self.table} ({cols}, {LOAD_COLUMN}) SELECT {cols}, ? FROM {_VAL} v "
+            f"WHERE NOT EXISTS (SELECT 1 FROM {_ERR} e WHERE e.{ROW} = v.{ROW}) ORDER BY {ROW}",
+            [load_id],
         )
         raw_json = (
             "json_object(" + ", ".join(f"{literal(c)}, r.{quote(c)}" for c in self.present) + ")"
@@ -420,8 +485,8 @@ def _already_loaded(
     con: duckdb.DuckDBPyConnection, source: Source, digest: str, shown: str
 ) -> None:
     rows = con.execute(
-        "SELECT load_id, file, loaded_at FROM _loads WHERE source = ? AND sha256 = ? "
-        "ORDER BY load_id LIMIT 1",
+        "SELECT load_id, f.file, l.loaded_at FROM _load_files f JOIN _loads l USING (load_id) "
+        "WHERE l.source = ? AND f.sha256 = ? ORDER BY load_id, f.position LIMIT 1",
         [source.id, digest],
     ).fetchall()
     if rows:
@@ -524,13 +589,16 @@ def _load_all(
                 "; ".join(p.message for p in drift[:-1])
                 + "; nothing was loaded (run 'soekpi check' for every finding)"
             )
+        ensure_load_column(con, source.table_name)
+        load_id = _open_load(con, source, mode)
         results = [
-            _load_file(con, catalogue, source, Path(path), name, mode, steps)
-            for path, name in files
+            _load_file(con, catalogue, source, (Path(path), name, position), mode, load_id, steps)
+            for position, (path, name) in enumerate(files, start=1)
         ]
+        _close_load(con, load_id, results)
         # the table's content hash, committed with its rows (warehouse/hashing.py)
         record_fingerprints(con, [source.table_name])
-        for table in (_RAW, _VAL, _ERR, _CLEAN):
+        for table in (_RAW, _VAL, _ERR, _CLEAN, _GONE):
             con.execute(f"DROP TABLE IF EXISTS {table}")
         con.commit()
     except BaseException:
@@ -546,12 +614,14 @@ def _load_file(
     con: duckdb.DuckDBPyConnection,
     catalogue: Catalogue,
     source: Source,
-    path: Path,
-    name: str,
+    file: tuple[Path, str, int],
     mode: str,
+    load_id: int,
     steps: _Steps,
 ) -> FileLoad:
-    """Read, check and write one file inside the open transaction."""
+    """Read, check and write one file (path, shown name, position) inside the open
+    transaction, as part of load ``load_id``."""
+    path, name, position = file
     digest = file_sha256(path)
     if mode == "append":
         _already_loaded(con, source, digest, name)
@@ -562,12 +632,14 @@ def _load_file(
     loader.build_values()
     loader.value_checks()
     loader.closed_cycles(name)
-    replaced = loader.replace_scope() if mode == "replace" else 0
+    replaced, months = loader.replace_scope(load_id) if mode == "replace" else (0, ())
     loader.key_checks()
     steps.tick(f"{name}: checked")
-    load_id = int(con.execute("SELECT coalesce(max(load_id), 0) + 1 FROM _loads").fetchall()[0][0])
     rejected, by_reason = loader.write(load_id, name)
-    _record_load(con, load_id, source, name, digest, mode, raw.rows, rejected)
+    con.execute(
+        "INSERT INTO _load_files VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        [load_id, position, name, digest, raw.rows, raw.rows - rejected, rejected, replaced],
+    )
     steps.tick(f"{name}: written")
     return FileLoad(
         file=name,
@@ -578,23 +650,35 @@ def _load_file(
         rows_rejected=rejected,
         rows_replaced=replaced,
         rejected_by_reason=by_reason,
+        restated_months=months,
     )
 
 
-def _record_load(
-    con: duckdb.DuckDBPyConnection,
-    load_id: int,
-    source: Source,
-    name: str,
-    digest: str,
-    mode: str,
-    rows: int,
-    rejected: int,
-) -> None:
-    """The file's row in the ledger ``_loads``."""
+def _open_load(con: duckdb.DuckDBPyConnection, source: Source, mode: str) -> int:
+    """The load's row in the ledger ``_loads`` (counts filled in by :func:`_close_load`);
+    returns its id, the next integer."""
     from soekpi.warehouse.connection import current_user
 
+    ((load_id,),) = con.execute("SELECT coalesce(max(load_id), 0) + 1 FROM _loads").fetchall()
     con.execute(
-        "INSERT INTO _loads VALUES (?, ?, ?, ?, ?, ?, ?, ?, now()::TIMESTAMP, ?)",
-        [load_id, source.id, name, digest, mode, rows, rows - rejected, rejected, current_user()],
+        "INSERT INTO _loads VALUES (?, ?, ?, 0, 0, 0, 0, '', now()::TIMESTAMP, ?)",
+        [load_id, source.id, mode, current_user()],
+    )
+    return int(load_id)
+
+
+def _close_load(con: duckdb.DuckDBPyConnection, load_id: int, files: list[FileLoad]) -> None:
+    """The load's counts over its files, and the months it restated."""
+    months = sorted({m for f in files for m in f.restated_months})
+    con.execute(
+        "UPDATE _loads SET rows_read = ?, rows_loaded = ?, rows_rejected = ?, "
+        "rows_restated = ?, restated_months = ? WHERE load_id = ?",
+        [
+            sum(f.rows_read for f in files),
+            sum(f.rows_loaded for f in files),
+            sum(f.rows_rejected for f in files),
+            sum(f.rows_replaced for f in files),
+            ",".join(months),
+            load_id,
+        ],
     )

@@ -42,7 +42,7 @@ def _prints(catalogue: Catalogue, rows: list[tuple[Any, ...]]) -> dict[str, dict
     con = duckdb.connect()
     ensure_schema(con, catalogue)
     for row in rows:
-        con.execute("insert into notes values (?, ?)", list(row))
+        con.execute("insert into notes (code, amount) values (?, ?)", list(row))
     return source_fingerprints(con, catalogue)
 
 

@@ -36,15 +36,15 @@ def test_good_rows_load_and_bad_rows_are_rejected_with_their_reason(
         (7, "amount", "amount: required value is missing"),
         (9, "amount", "amount: 'abc' is not a decimal(18,2)"),
     ]
-    assert query(with_entities, "select * from ledger order by all") == [
+    assert query(with_entities, "select * exclude (_load_id) from ledger order by all") == [
         ("A", date(2025, 1, 1), "revenue", Decimal("100.00"), None),
         ("B", date(2025, 1, 1), "cost", Decimal("40.50"), None),
     ]
     # 8 rows read = 2 loaded + 6 rejected
     assert query(
         with_entities,
-        "select file, mode, rows_read, rows_loaded, rows_rejected from _loads "
-        "where source = 'ledger'",
+        "select file, mode, f.rows_read, f.rows_loaded, f.rows_rejected from _loads "
+        "join _load_files f using (load_id) where source = 'ledger'",
     ) == [(str(ledger), "append", 8, 2, 6)]
     assert "6 row(s) rejected; see the table _rejected" in result.stderr
     assert "period: not a date: 1" in result.stderr
