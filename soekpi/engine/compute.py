@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import tempfile
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -23,7 +23,7 @@ from soekpi.base.errors import UsageError, WarehouseOutOfMemory
 from soekpi.base.text import did_you_mean
 from soekpi.engine.completeness import check_completeness
 from soekpi.engine.hierarchy import Hierarchy, build_hierarchy
-from soekpi.engine.kpis import compute_kpis
+from soekpi.engine.kpis import KpiFrames, compute_kpis
 from soekpi.engine.measures import read_entities, run_measures
 from soekpi.engine.plan import Window, closure_sql, plan_measures, window_of
 from soekpi.warehouse import sandbox as sandbox_module
@@ -33,7 +33,6 @@ if TYPE_CHECKING:
     import polars as pl
 
     from soekpi.catalogue.model import Catalogue
-    from soekpi.engine.kpis import KpiFrames
     from soekpi.engine.measures import PendingMeasures
     from soekpi.workspace import Workspace
 
@@ -134,6 +133,15 @@ class MeasuresRead:
     wanted_entities: list[str]  # the entities computed, in hierarchy order
     source_windows: dict[str, set[Window]]
     pending: PendingMeasures
+    #: the catalogue this pass computes with: the one in force for its cycles (revisions)
+    catalogue: Catalogue | None = None
+    #: the asked cycles under other revisions, each group a pass with its own catalogue
+    others: tuple[MeasuresRead, ...] = ()
+
+    @property
+    def passes(self) -> tuple[MeasuresRead, ...]:
+        """This pass and the others: one per catalogue in force among the asked cycles."""
+        return (self, *self.others)
 
 
 @dataclass(frozen=True)
@@ -149,6 +157,13 @@ class _Measured:
     flags: pl.DataFrame
     missing: pl.DataFrame
     hierarchy: pl.DataFrame
+    catalogue: Catalogue | None = None  # as MeasuresRead's
+    others: tuple[_Measured, ...] = ()  # as MeasuresRead's
+
+    @property
+    def every_asked(self) -> list[Cycle]:
+        """The asked cycles of this pass and the others."""
+        return sorted({c for p in (self, *self.others) for c in p.asked})
 
 
 def read_measures(
@@ -169,6 +184,14 @@ def read_measures(
 
     An unknown KPI or entity is a :class:`UsageError` with a did-you-mean hint."""
     asked = sorted({_resolved(con, ws, catalogue, c) for c in cycles})
+    groups = _revision_groups(catalogue, asked, ws)
+    if groups is not None:
+        known = known or Entities.read(con, ws, catalogue)
+        reads = [
+            read_measures(con, folder, ws, group, grouped, entities, kpis, progress, known)
+            for group, grouped in groups
+        ]
+        return replace(reads[0], others=tuple(reads[1:]))
     wanted_kpis = _checked_kpis(catalogue, kpis)
     kpi_ids = catalogue.kpi_closure(wanted_kpis)
     all_cycles = _needed_cycles(catalogue, kpi_ids, asked)
@@ -186,8 +209,32 @@ def read_measures(
     sub.mkdir()
     pending = run_measures(con, catalogue, plan, sub, progress)
     return MeasuresRead(
-        asked, all_cycles, wanted_kpis, kpi_ids, known, wanted_entities, source_windows, pending
+        asked,
+        all_cycles,
+        wanted_kpis,
+        kpi_ids,
+        known,
+        wanted_entities,
+        source_windows,
+        pending,
+        catalogue=catalogue,
     )
+
+
+def _revision_groups(
+    catalogue: Catalogue, asked: list[Cycle], ws: Workspace
+) -> list[tuple[Catalogue, list[Cycle]]] | None:
+    """The asked cycles grouped by the catalogue in force for them (``Catalogue.for_cycle``),
+    in cycle order; None when ``catalogue`` is the one in force for all of them (a catalogue
+    without revisions: one pass, as before). A growth KPI's earlier cycle is read in its
+    group, under the definitions of the cycle asked: like is compared with like."""
+    if not catalogue.has_revisions or not asked:
+        return None
+    groups: dict[int, tuple[Catalogue, list[Cycle]]] = {}
+    for cycle in asked:
+        in_force = catalogue.for_cycle(cycle, ws.fiscal)
+        groups.setdefault(id(in_force), (in_force, []))[1].append(cycle)
+    return list(groups.values())
 
 
 def _checked_kpis(catalogue: Catalogue, kpis: list[str] | None) -> list[str]:
@@ -281,6 +328,8 @@ def finish_measures(read: MeasuresRead) -> _Measured:
     completeness = check_completeness(
         measures.gaps, measures.coverage, read.source_windows, hierarchy, read.wanted_entities
     )
+    if read.others:
+        return _joined([finish_measures(replace(p, others=())) for p in read.passes])
     names = [c.name for c in read.asked]
     missing = (
         completeness.missing.filter(pl.col("window_cycle").is_in(names))
@@ -298,7 +347,20 @@ def finish_measures(read: MeasuresRead) -> _Measured:
         flags=completeness.flags,
         missing=missing,
         hierarchy=_hierarchy_frame(read.entities),
+        catalogue=read.catalogue,
     )
+
+
+def _joined(passes: list[_Measured]) -> _Measured:
+    """The passes of one read (one per catalogue in force) as one: the first carries the
+    others and the missing months of all, sorted as one pass sorts them."""
+    import polars as pl
+
+    first = passes[0]
+    missing = pl.concat([p.missing for p in passes], how="vertical_relaxed").sort(
+        "source", "entity", "cycle", "month", nulls_last=True
+    )
+    return replace(first, missing=missing, others=tuple(passes[1:]))
 
 
 def _hierarchy_frame(entities: Entities) -> pl.DataFrame:
@@ -320,7 +382,28 @@ def _hierarchy_frame(entities: Entities) -> pl.DataFrame:
 
 
 def _kpis_of(measured: _Measured, catalogue: Catalogue, entities: list[str]) -> KpiFrames:
-    """The KPI values and components of ``entities`` (some or all of those measured)."""
+    """The KPI values and components of ``entities`` (some or all of those measured), each
+    pass computed with the catalogue in force for its cycles, then sorted as one."""
+    import polars as pl
+
+    if not measured.others:
+        return _pass_kpis(measured, measured.catalogue or catalogue, entities)
+    frames = [
+        _pass_kpis(replace(p, others=()), p.catalogue or catalogue, entities)
+        for p in (measured, *measured.others)
+    ]
+    return KpiFrames(
+        values=pl.concat([f.values for f in frames], how="vertical_relaxed").sort(
+            "entity", "kpi", "cycle"
+        ),
+        components=pl.concat([f.components for f in frames], how="vertical_relaxed").sort(
+            "entity", "kpi", "cycle", "component"
+        ),
+    )
+
+
+def _pass_kpis(measured: _Measured, catalogue: Catalogue, entities: list[str]) -> KpiFrames:
+    """The KPI values and components of one pass."""
     import polars as pl
 
     measures, flags = measured.measures, measured.flags
@@ -344,7 +427,7 @@ def kpi_result(read: MeasuresRead, catalogue: Catalogue) -> KpiResult:
     measured = finish_measures(read)
     frames = _kpis_of(measured, catalogue, measured.entities)
     return KpiResult(
-        cycles=measured.asked,
+        cycles=measured.every_asked,
         values=frames.values,
         missing=measured.missing,
         components=frames.components,
