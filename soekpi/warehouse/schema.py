@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 
 from soekpi.base.errors import Location, Problem
 from soekpi.base.sqltext import quote, sql_type
+from soekpi.warehouse.ledger import LOAD_COLUMN, SUPERSEDED_COLUMN, history_table
 
 if TYPE_CHECKING:
     import duckdb
@@ -37,20 +38,35 @@ _SYSTEM_TABLES: dict[str, tuple[list[tuple[str, str, bool]], tuple[str, ...]]] =
         ],
         (),
     ),
+    # one row per load (``load`` call or ``init --demo`` table); warehouse/ledger.py
     "_loads": (
         [
             ("load_id", "bigint", True),
             ("source", "varchar", True),
-            ("file", "varchar", True),
-            ("sha256", "varchar", True),
             ("mode", "varchar", True),
             ("rows_read", "bigint", True),
             ("rows_loaded", "bigint", True),
             ("rows_rejected", "bigint", True),
+            ("rows_restated", "bigint", True),
+            ("restated_months", "varchar", True),  # "YYYY-MM,YYYY-MM", sorted; "" for none
             ("loaded_at", "timestamp", True),
             ("loaded_by", "varchar", True),
         ],
         ("load_id",),
+    ),
+    # the files of each load, in the order given
+    "_load_files": (
+        [
+            ("load_id", "bigint", True),
+            ("position", "integer", True),
+            ("file", "varchar", True),
+            ("sha256", "varchar", True),
+            ("rows_read", "bigint", True),
+            ("rows_loaded", "bigint", True),
+            ("rows_rejected", "bigint", True),
+            ("rows_restated", "bigint", True),
+        ],
+        ("load_id", "position"),
     ),
     "_closed_cycles": (
         [
@@ -140,16 +156,73 @@ def table_sources(catalogue: Catalogue) -> list[Source]:
 
 def ensure_schema(con: duckdb.DuckDBPyConnection, catalogue: Catalogue) -> None:
     """Create every missing source table and system table; existing tables are left as they
-    are (a contract change they cannot take is reported by :func:`schema_drift`)."""
+    are (a contract change they cannot take is reported by :func:`schema_drift`). A ledger
+    from before load ids (``_loads`` with one row per file) becomes ``_loads`` +
+    ``_load_files``, each old row one load with its id. Source tables get their ``_load_id``
+    from the first soekpi write into them (:func:`ensure_load_column`), so that a table
+    created here keeps exactly its contract's columns until then."""
+    tables = existing_tables(con)
+    if "_loads" in tables and "file" in _column_names(con, "_loads"):
+        _migrate_loads(con)
     for source in [*table_sources(catalogue), *system_sources().values()]:
         con.execute(table_ddl(source))
+
+
+def ensure_load_column(con: duckdb.DuckDBPyConnection, table: str) -> None:
+    """Give a source table its ``_load_id`` column (the load that brought each row; NULL:
+    before load ids, read as load 0) when it has none. Inside the writer's transaction."""
+    if LOAD_COLUMN not in _column_names(con, table):
+        con.execute(f"ALTER TABLE {quote(table)} ADD COLUMN {LOAD_COLUMN} BIGINT")
+
+
+def _column_names(con: duckdb.DuckDBPyConnection, table: str) -> set[str]:
+    rows = con.execute(
+        "select column_name from information_schema.columns where table_catalog = "
+        "current_database() and table_schema = 'main' and table_name = ?",
+        [table],
+    ).fetchall()
+    return {str(r[0]) for r in rows}
+
+
+def _migrate_loads(con: duckdb.DuckDBPyConnection) -> None:
+    """The ledger before load ids (one ``_loads`` row per file) in the layout of today."""
+    system = system_sources()
+    con.execute("ALTER TABLE _loads RENAME TO _loads_before_load_ids")
+    con.execute(table_ddl(system["_loads"]))
+    con.execute(table_ddl(system["_load_files"]))
+    con.execute(
+        "INSERT INTO _loads SELECT load_id, source, mode, rows_read, rows_loaded, "
+        "rows_rejected, 0, '', loaded_at, loaded_by FROM _loads_before_load_ids"
+    )
+    con.execute(
+        "INSERT INTO _load_files SELECT load_id, 1, file, sha256, rows_read, rows_loaded, "
+        "rows_rejected, 0 FROM _loads_before_load_ids"
+    )
+    con.execute("DROP TABLE _loads_before_load_ids")
+
+
+def ensure_history(con: duckdb.DuckDBPyConnection, source: Source) -> str:
+    """The table that keeps ``source``'s superseded rows (its contract columns, nullable,
+    then ``_load_id`` and ``_superseded_by``), created or given the contract's new columns;
+    returns its quoted name. Inside the writer's transaction."""
+    name = history_table(source.table_name)
+    lines = [f"{quote(c.name)} {sql_type(c.type)}" for c in source.columns.values()]
+    lines += [f"{LOAD_COLUMN} BIGINT", f"{SUPERSEDED_COLUMN} BIGINT NOT NULL"]
+    con.execute(f"CREATE TABLE IF NOT EXISTS {quote(name)} ({', '.join(lines)})")
+    have = _column_names(con, name)
+    for column in source.columns.values():
+        if column.name not in have:
+            con.execute(
+                f"ALTER TABLE {quote(name)} ADD COLUMN {quote(column.name)} {sql_type(column.type)}"
+            )
+    return quote(name)
 
 
 def existing_tables(con: duckdb.DuckDBPyConnection) -> set[str]:
     """Names of the base tables in the warehouse's main schema."""
     rows = con.execute(
-        "select table_name from information_schema.tables "
-        "where table_schema = 'main' and table_type = 'BASE TABLE'"
+        "select table_name from information_schema.tables where table_catalog = "
+        "current_database() and table_schema = 'main' and table_type = 'BASE TABLE'"
     ).fetchall()
     return {r[0] for r in rows}
 
@@ -165,13 +238,15 @@ def table_drift(
     or when the table does not exist yet)."""
     name = source.table_name
     rows = con.execute(
-        "select column_name, data_type from information_schema.columns "
-        "where table_schema = 'main' and table_name = ? order by ordinal_position",
+        "select column_name, data_type from information_schema.columns where table_catalog = "
+        "current_database() and table_schema = 'main' and table_name = ? "
+        "order by ordinal_position",
         [name],
     ).fetchall()
     if not rows:
         return []
-    actual = {c: _normalise_type(t) for c, t in rows}
+    # the load id is soekpi's, not the contract's (warehouse/ledger.py)
+    actual = {c: _normalise_type(t) for c, t in rows if c != LOAD_COLUMN}
     prefix = f"source '{source.id}': table {name}"
     messages = _column_drift(source, actual, prefix)
     key = _key_drift(con, source, prefix)
@@ -209,8 +284,9 @@ def _column_drift(source: Source, actual: dict[str, str], prefix: str) -> list[s
 def _key_drift(con: duckdb.DuckDBPyConnection, source: Source, prefix: str) -> str | None:
     """How the table's primary key differs from the contract's, or None when it does not."""
     key_rows = con.execute(
-        "select constraint_column_names from duckdb_constraints() "
-        "where schema_name = 'main' and table_name = ? and constraint_type = 'PRIMARY KEY'",
+        "select constraint_column_names from duckdb_constraints() where database_name = "
+        "current_database() and schema_name = 'main' and table_name = ? "
+        "and constraint_type = 'PRIMARY KEY'",
         [source.table_name],
     ).fetchall()
     actual_key = tuple(key_rows[0][0]) if key_rows else ()
