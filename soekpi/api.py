@@ -20,7 +20,7 @@ from soekpi.audit.closing import ClosedCycle, close_cycle, reopen_cycle
 from soekpi.audit.diff import RunDiff, diff_runs
 from soekpi.audit.verify import Verification, verify_run
 from soekpi.base.calendar import Cycle
-from soekpi.base.errors import Problem
+from soekpi.base.errors import Problem, UsageError
 from soekpi.base.resources import default_catalogue_dir
 from soekpi.catalogue import load_catalogue
 from soekpi.catalogue.describe import KPI_COLUMNS, find_kpi, kpi_fields, kpi_rows
@@ -33,7 +33,8 @@ from soekpi.report.run import RunResult, write_report
 from soekpi.warehouse.coverage import QuarterCoverage, quarter_coverage
 from soekpi.warehouse.datacheck import check_data
 from soekpi.warehouse.demo import build_demo, check_demo_options
-from soekpi.warehouse.load import LoadSummary, load_files
+from soekpi.warehouse.ledger import LoadRecord, list_loads
+from soekpi.warehouse.load import LoadSummary, load_files, table_source
 from soekpi.warehouse.sandbox import sandbox
 from soekpi.workspace import Workspace, check_new_workspace, create_workspace
 
@@ -71,6 +72,40 @@ def load(
     """``soekpi load``: the extract ``files`` into ``source`` (SPEC §4; see
     :func:`soekpi.warehouse.load.load_files`)."""
     return load_files(ws, load_catalogue(ws), source, files, mode, wait, progress)
+
+
+def loads(ws: Workspace, source: str | None = None) -> list[LoadRecord]:
+    """``soekpi loads``: every load in the ledger (of ``source`` when given), by id. A source
+    the catalogue does not have and the ledger never saw is a UsageError (exit 2)."""
+    if ws.warehouse.engine == "spark":
+        raise UsageError("loads: a Spark warehouse is not loaded by soekpi and has no ledger")
+    with sandbox(ws) as con:
+        records = list_loads(con, source)
+    if source is not None and not records:
+        table_source(load_catalogue(ws), source)  # an unknown source: did-you-mean
+    return records
+
+
+def loads_json(records: Sequence[LoadRecord]) -> str:
+    """``soekpi loads --format json``: one array of {id, time, source, mode, files [{name,
+    sha256}], read, loaded, rejected, restated}, by id; time in ISO 8601 (seconds)."""
+    import json
+
+    doc = [
+        {
+            "id": r.id,
+            "time": r.time.isoformat(timespec="seconds"),
+            "source": r.source,
+            "mode": r.mode,
+            "files": [{"name": name, "sha256": digest} for name, digest in r.files],
+            "read": r.read,
+            "loaded": r.loaded,
+            "rejected": r.rejected,
+            "restated": r.restated,
+        }
+        for r in records
+    ]
+    return json.dumps(doc, indent=2, ensure_ascii=False)
 
 
 def check(ws: Workspace) -> list[Problem]:

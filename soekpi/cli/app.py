@@ -191,9 +191,34 @@ def load(
     with console.progress(f"loading {source}") as bar:
         summary = api.load(_workspace(), source, files, mode=mode, wait=wait, progress=bar)
     console.info(tables.render_text(tables.load_summary_table(summary)))
+    restated = summary.restated_line()
+    if restated is not None:
+        console.info(restated)
     if summary.rows_rejected:
         console.info(f"{summary.rows_rejected} row(s) rejected; see the table _rejected")
         raise typer.Exit(int(ExitCode.FINDINGS))
+
+
+@app.command()
+@_handled
+def loads(
+    source: Annotated[
+        str | None, typer.Option("--source", "-s", help="Only the loads into this source.")
+    ] = None,
+    fmt: Annotated[str, typer.Option("--format", "-f", help="table or json.")] = "table",
+) -> None:
+    """List every load: id, time, source, mode, files (name and SHA-256), rows read, loaded,
+    rejected and restated. An id is what --as-of takes.
+
+    json: one array of {id, time, source, mode, files: [{name, sha256}], read, loaded,
+    rejected, restated}, by id. Example: soekpi loads --source financials --format json
+    """
+    _choice(fmt, ("table", "json"), "--format")
+    records = api.loads(_workspace(), source)
+    if fmt == "json":
+        console.write(api.loads_json(records))
+        return
+    console.print_table(tables.loads_table(records))
 
 
 @app.command()

@@ -1,5 +1,5 @@
 """Every Rich table the CLI shows: KPI values (``compute``), the catalogue (``kpis``), a
-load's summary, the cycles, a diff and a verification. Rich is imported inside each
+load's summary, the loads, the cycles, a diff and a verification. Rich is imported inside each
 function, so ``soekpi --help`` stays fast."""
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from soekpi.audit.verify import Verification
 from soekpi.catalogue.model import Catalogue
 from soekpi.engine import KpiResult
 from soekpi.warehouse.coverage import QuarterCoverage
+from soekpi.warehouse.ledger import LoadRecord
 from soekpi.warehouse.load import LoadSummary
 
 if TYPE_CHECKING:
@@ -141,6 +142,39 @@ def load_summary_table(summary: LoadSummary) -> Table:
         if replace:
             cells.append(str(item.rows_replaced))
         table.add_row(*cells, reasons)
+    return table
+
+
+def loads_table(records: list[LoadRecord]) -> Table:
+    """``soekpi loads``: one row per load — id, time, source, mode, its files (name and the
+    first 12 hex digits of the SHA-256), rows read, loaded, rejected, restated (and the
+    restated months)."""
+    from rich.table import Table
+
+    table = Table(title="loads", title_justify="left")
+    table.add_column("id", justify="right")
+    table.add_column("time")
+    table.add_column("source")
+    table.add_column("mode")
+    table.add_column("files (sha256)")
+    for name in ("read", "loaded", "rejected", "restated"):
+        table.add_column(name, justify="right")
+    for r in records:
+        files = "\n".join(f"{name} ({digest[:12]})" for name, digest in r.files) or "-"
+        restated = str(r.restated)
+        if r.restated_months:
+            restated += f" ({', '.join(r.restated_months)})"
+        table.add_row(
+            str(r.id),
+            r.time.isoformat(sep=" ", timespec="seconds"),
+            r.source,
+            r.mode,
+            files,
+            str(r.read),
+            str(r.loaded),
+            str(r.rejected),
+            restated,
+        )
     return table
 
 
