@@ -294,7 +294,7 @@ class Catalogue:
             if kpi.revision is not None:
                 found.append((f"kpi {k}", kpi.revision))
             for m in kpi.measure_inputs:
-                note = self.measures[m].revision
+                note = self.measures[m].revision if m in self.measures else None
                 if note is not None and (f"measure {m}", note) not in found:
                     found.append((f"measure {m}", note))
         return found

@@ -7,7 +7,7 @@ number formatting (one decimal) and ``<title>`` tooltips; all text is XML-escape
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from html import escape
 
@@ -22,6 +22,7 @@ STATUS_COLOURS = {
 }
 BAND_COLOURS = {"green": "#e3f1e4", "amber": "#fdf1d3", "red": "#f8e0e0"}
 LINE_COLOUR = "#1f3a5f"
+BREAK_COLOUR = "#455a64"  # a revision of the definition within a trend
 
 
 def _f(x: float) -> str:
@@ -59,9 +60,11 @@ def trend(
     label: str,
     width: float = 168.0,
     height: float = 44.0,
+    breaks: Mapping[str, str] | None = None,
 ) -> str:
     """A trend line over ``points`` (oldest first) on green/amber/red bands (the thresholds
-    of the latest cycle). Null values leave gaps."""
+    of the latest cycle). Null values leave gaps. ``breaks``: cycle → what changed there (a
+    revision of the definition): a vertical dashed line at that cycle, with its tooltip."""
     pad = 4.0
     values = [p.value for p in points if p.value is not None]
     parts = [_open(width, height, label, "chart trend")]
@@ -76,6 +79,7 @@ def trend(
     if green is not None and amber is not None:
         parts += _trend_bands(plot, green, amber, direction)
     parts += _trend_lines(plot, points)
+    parts += _trend_breaks(plot, points, breaks or {})
     parts += _trend_dots(plot, points)
     parts.append("</svg>")
     return "".join(parts)
@@ -160,6 +164,21 @@ def _trend_lines(plot: _TrendPlot, points: Sequence[TrendPoint]) -> list[str]:
         'stroke-width="1.5" stroke-linejoin="round"/>'
         for seg in segments
         if len(seg) > 1
+    ]
+
+
+def _trend_breaks(
+    plot: _TrendPlot, points: Sequence[TrendPoint], breaks: Mapping[str, str]
+) -> list[str]:
+    """A vertical dashed line at each cycle where the definition changes (a revision starts),
+    its tooltip saying what changed."""
+    top, bottom = plot.pad, plot.pad + plot.plot_h
+    return [
+        f'<line class="revision" x1="{_f(plot.x(i))}" y1="{_f(top)}" x2="{_f(plot.x(i))}" '
+        f'y2="{_f(bottom)}" stroke="{BREAK_COLOUR}" stroke-width="1" stroke-dasharray="2 2">'
+        f"<title>{_t(breaks[p.cycle])}</title></line>"
+        for i, p in enumerate(points)
+        if p.cycle in breaks
     ]
 
 

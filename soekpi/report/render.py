@@ -8,7 +8,7 @@ already formatted, every label already translated); the Jinja templates (workspa
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, TypedDict
@@ -22,7 +22,7 @@ if TYPE_CHECKING:
     from jinja2 import Environment
 
     from soekpi.base.calendar import Cycle, FiscalSettings
-    from soekpi.catalogue.model import Catalogue, Kpi
+    from soekpi.catalogue.model import Catalogue, Kpi, RevisionNote
     from soekpi.warehouse.queries import ProjectRisks, RejectedCount
 
 I18N_DIR = Path(__file__).parent / "i18n"
@@ -135,6 +135,15 @@ class KpiRow:
     change: str
     spark: str  # text sparkline for Markdown
     chart: str  # inline SVG
+    mark: str = ""  # the footnote of the revision(s) it is computed under ("1"), or ""
+
+
+@dataclass(frozen=True)
+class Footnote:
+    """A revision a KPI of the table is computed under: its mark and what it says."""
+
+    mark: str
+    text: str
 
 
 @dataclass(frozen=True)
@@ -145,6 +154,7 @@ class RootView:
     status_bar: str
     composites: list[CompositeView]
     kpis: list[KpiRow]
+    footnotes: list[Footnote] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -319,7 +329,8 @@ def build_context(data: ReportData) -> Context:
     """Shape ``data`` into the view objects the templates lay out."""
     from markupsafe import Markup
 
-    report = _report(data)
+    report = _report(replace(data, catalogue=data.catalogue.for_cycle(data.cycle, data.fiscal)))
+    report = replace(report, breaks=_revision_breaks(data, report))
     grid_kpis = [(k, data.catalogue.kpis[k].label(data.language)) for k in report.kpi_ids]
     grid_rows, risks = _grid(report)
     over_budget, behind_schedule = _projects(report)
@@ -362,6 +373,8 @@ class _Report:
     trail: list[str]  # the trend's cycles, oldest first
     values: dict[tuple[str, str, str], dict[str, Any]]  # (entity, kpi, cycle) → row
     components: list[dict[str, Any]]  # the roots' composite components, for the cycle
+    # kpi → trail cycle → what changed there: where a revision starts within the trend
+    breaks: dict[str, dict[str, str]] = field(default_factory=dict)
 
     def cell(self, entity: str, kpi_id: str, cycle: str | None = None) -> dict[str, Any]:
         """The value row of ``entity`` and ``kpi_id`` for ``cycle`` (default: the report's)."""
@@ -464,7 +477,9 @@ def _root_view(report: _Report, root: str) -> RootView:
     """A root entity's section: its status counts and bar, composites and KPI table."""
     from markupsafe import Markup
 
-    kpi_rows = [_kpi_row(report, root, kpi_id) for kpi_id in report.kpi_ids]
+    kpi_rows, footnotes = _with_footnotes(
+        report, [_kpi_row(report, root, kpi_id) for kpi_id in report.kpi_ids]
+    )
     counts = [
         StatusCount(s, report.fmt.status(s), sum(1 for r in kpi_rows if r.status == s))
         for s in charts.STATUSES
@@ -478,7 +493,9 @@ def _root_view(report: _Report, root: str) -> RootView:
         for kpi_id in report.kpi_ids
         if report.data.catalogue.kpis[kpi_id].type == "composite"
     ]
-    return RootView(report.entities[root], counts, len(kpi_rows), Markup(bar), composites, kpi_rows)
+    return RootView(
+        report.entities[root], counts, len(kpi_rows), Markup(bar), composites, kpi_rows, footnotes
+    )
 
 
 def _kpi_row(report: _Report, root: str, kpi_id: str) -> KpiRow:
@@ -515,8 +532,54 @@ def _trend_chart(
     ]
     direction = report.data.catalogue.kpis[kpi_id].direction
     return charts.trend(
-        points, now["green"], now["amber"], direction, f"{label}: {report.t['trend']}"
+        points,
+        now["green"],
+        now["amber"],
+        direction,
+        f"{label}: {report.t['trend']}",
+        breaks=report.breaks.get(kpi_id, {}),
     )
+
+
+def _revision_text(t: Mapping[str, str], notes: Sequence[RevisionNote]) -> str:
+    """The revisions a value is computed under, in words (one line)."""
+    return "; ".join(
+        t["revision_note"].format(effective_from=n.effective_from, reason=n.reason) for n in notes
+    )
+
+
+def _with_footnotes(report: _Report, rows: list[KpiRow]) -> tuple[list[KpiRow], list[Footnote]]:
+    """The KPI rows marked with the footnote of the revisions each is computed under in the
+    report's cycle (the same revisions, the same footnote), and the footnotes."""
+    catalogue = report.data.catalogue  # the catalogue in force for the report's cycle
+    marks: dict[tuple[RevisionNote, ...], str] = {}
+    marked = []
+    for row in rows:
+        notes = tuple(dict.fromkeys(n for _, n in catalogue.revisions_of(row.id)))
+        if notes:
+            mark = marks.setdefault(notes, str(len(marks) + 1))
+            row = replace(row, mark=mark)
+        marked.append(row)
+    footnotes = [Footnote(mark, _revision_text(report.t, notes)) for notes, mark in marks.items()]
+    return marked, footnotes
+
+
+def _revision_breaks(data: ReportData, report: _Report) -> dict[str, dict[str, str]]:
+    """Per KPI, the cycles of the trend where the revisions it is computed under change,
+    with the revisions that start there (``data.catalogue``: every revision)."""
+    from soekpi.base.calendar import parse_cycle
+
+    if not data.catalogue.has_revisions:
+        return {}
+    in_force = [data.catalogue.for_cycle(parse_cycle(c), data.fiscal) for c in report.trail]
+    breaks: dict[str, dict[str, str]] = {}
+    for kpi_id in report.kpi_ids:
+        notes = [tuple(n for _, n in c.revisions_of(kpi_id)) for c in in_force]
+        for i in range(1, len(notes)):
+            new = [n for n in dict.fromkeys(notes[i]) if n not in notes[i - 1]]
+            if new:
+                breaks.setdefault(kpi_id, {})[report.trail[i]] = _revision_text(report.t, new)
+    return breaks
 
 
 def _composite(report: _Report, root: str, kpi_id: str) -> CompositeView:

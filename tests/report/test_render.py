@@ -51,6 +51,7 @@ def test_every_label_the_templates_use_exists() -> None:
         "fiscal_label_end",
         "fiscal_label_start",
         "points",
+        "revision_note",
     }
     assert set(load_messages("en")) - used == from_python
 
