@@ -252,6 +252,7 @@ def manifest_inputs(
     KPI's SHA-256 and resolved definition, every source's rows and data hash. A report run
     adds language, generated_at and files; ``soekpi verify`` compares a recomputation with
     an archived run through it, so both share this one implementation."""
+    catalogue = catalogue.for_cycle(cycle, fiscal)  # the definitions in force (revisions)
     return {
         "soekpi_version": __version__,
         "cycle": cycle.name,

@@ -46,7 +46,18 @@ def _status(change: RowChange) -> str:
 
 
 def field_text(change: FieldChange) -> str:
+    """One changed field: ``field: old → new``; the revision a definition is computed under
+    in words (``revision: the original → revised from FY2026: <reason>``)."""
+    if change.field == "revision" or change.field.endswith(".revision"):
+        return f"{change.field}: {_revision_text(change.old)} → {_revision_text(change.new)}"
     return f"{change.field}: {format_value(change.old)} → {format_value(change.new)}"
+
+
+def _revision_text(note: Any) -> str:
+    """A resolved definition's ``revision`` ({effective_from, reason}) in words."""
+    if isinstance(note, dict) and "effective_from" in note:
+        return f"revised from {note['effective_from']}: {note.get('reason', '')}"
+    return "the original definition" if note is None else format_value(note)
 
 
 def title(diff: RunDiff) -> str:
