@@ -29,16 +29,19 @@ from soekpi.catalogue.reference import catalogue_reference
 from soekpi.engine import KpiResult, compute_values, resolve
 from soekpi.engine import compute as compute_kpis
 from soekpi.output import values_csv_chunks, values_json_chunks
-from soekpi.report.run import RunResult, write_report
+from soekpi.report.run import RunResult, build_run, write_report
 from soekpi.warehouse.coverage import QuarterCoverage, quarter_coverage
 from soekpi.warehouse.datacheck import check_data
 from soekpi.warehouse.demo import build_demo, check_demo_options
 from soekpi.warehouse.ledger import LoadRecord, list_loads
 from soekpi.warehouse.load import LoadSummary, load_files, table_source
+from soekpi.warehouse.pins import CycleInputs, cycle_inputs
 from soekpi.warehouse.sandbox import sandbox
 from soekpi.workspace import Workspace, check_new_workspace, create_workspace
 
 Progress = Callable[..., Any]
+#: Where a use case sends its one-line notice (a closed cycle computed with its pin).
+Notice = Callable[[str], None]
 
 
 def init(
@@ -158,16 +161,40 @@ def latest_cycle(ws: Workspace) -> Cycle:
     return resolve(ws, load_catalogue(ws), "latest")
 
 
+def _cycle_inputs(
+    ws: Workspace, cycle: str, notice: Notice | None, as_of: int | None
+) -> CycleInputs:
+    """What ``cycle`` is computed with (a closed cycle: its pin; warehouse/pins.py decides);
+    the notice of a closed cycle whose pinned definitions differ goes to ``notice``."""
+    inputs = cycle_inputs(ws, load_catalogue(ws), cycle, as_of)
+    if inputs.notice is not None and notice is not None:
+        notice(inputs.notice)
+    return inputs
+
+
 def compute(
     ws: Workspace,
     cycle: str,
     entities: list[str] | None = None,
     kpis: list[str] | None = None,
     progress: Progress | None = None,
+    notice: Notice | None = None,
+    as_of: int | None = None,
 ) -> tuple[Catalogue, KpiResult]:
-    """``soekpi compute --format table``: the catalogue and the KPI values of ``cycle``."""
-    catalogue = load_catalogue(ws)
-    return catalogue, compute_kpis(ws, catalogue, [cycle], entities, kpis, progress)
+    """``soekpi compute --format table``: the catalogue and the KPI values of ``cycle`` (a
+    closed cycle: with its pinned definitions and data, see ``notice``); ``as_of``: on the
+    data as they stood right after that load (an unknown load id: UsageError, exit 2)."""
+    inputs = _cycle_inputs(ws, cycle, notice, as_of)
+    result = compute_kpis(
+        inputs.workspace(ws),
+        inputs.catalogue,
+        [inputs.cycle],
+        entities,
+        kpis,
+        progress,
+        as_of=inputs.as_of,  # a closed cycle: its pinned load unless --as-of says otherwise
+    )
+    return inputs.catalogue, result
 
 
 def compute_encoded(
@@ -177,11 +204,23 @@ def compute_encoded(
     entities: list[str] | None = None,
     kpis: list[str] | None = None,
     progress: Progress | None = None,
+    notice: Notice | None = None,
+    as_of: int | None = None,
 ) -> Iterator[bytes]:
     """``soekpi compute --format json|csv``: the text in UTF-8 pieces, computed entity batch
     by entity batch (a large group is never held whole). The values are pulled from the
-    warehouse now: errors are raised here, before the first piece."""
-    pieces = compute_values(ws, load_catalogue(ws), [cycle], entities, kpis, progress)
+    warehouse now: errors are raised here, before the first piece. A closed cycle is
+    computed with its pin (see :func:`compute`); ``as_of`` as there."""
+    inputs = _cycle_inputs(ws, cycle, notice, as_of)
+    pieces = compute_values(
+        inputs.workspace(ws),
+        inputs.catalogue,
+        [inputs.cycle],
+        entities,
+        kpis,
+        progress,
+        as_of=inputs.as_of,  # a closed cycle: its pinned load unless --as-of says otherwise
+    )
     return values_json_chunks(pieces) if fmt == "json" else values_csv_chunks(pieces)
 
 
@@ -193,9 +232,13 @@ def report(
     lang: str | None = None,
     force: bool = False,
     progress: Progress | None = None,
+    as_of: int | None = None,
 ) -> RunResult:
-    """``soekpi report``: one run folder, published atomically (SPEC §6.1)."""
-    return write_report(ws, load_catalogue(ws), cycle, out, formats, lang, force, progress)
+    """``soekpi report``: one run folder, published atomically (SPEC §6.1); ``as_of``: the
+    data as they stood right after that load (default: the last load)."""
+    return write_report(
+        ws, load_catalogue(ws), cycle, out, formats, lang, force, progress, as_of=as_of
+    )
 
 
 def diff(
@@ -209,9 +252,11 @@ def diff(
     return diff_runs(run_a, run_b, tolerance, entity, kpi)
 
 
-def verify(ws: Workspace, run: Path) -> Verification:
-    """``soekpi verify``: a run recomputed from the warehouse and catalogue and compared."""
-    return verify_run(ws, run)
+def verify(ws: Workspace, run: Path, current: bool = False) -> Verification:
+    """``soekpi verify``: a run rebuilt as of its load with its own definitions and compared
+    byte for byte, then against today's data; ``current``: against today's data and
+    catalogue (a run written before issue 17: recomputed now and compared)."""
+    return verify_run(ws, run, lambda spec: build_run(ws, spec), current)
 
 
 def close(ws: Workspace, cycle: str, reason: str | None = None) -> ClosedCycle:

@@ -6,12 +6,14 @@ compute, report, diff and verify, so that the same values are always the same by
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
 import json
 import re
 from collections import deque
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
 from json.encoder import encode_basestring
 from operator import itemgetter
 from typing import TYPE_CHECKING, Any
@@ -19,11 +21,16 @@ from typing import TYPE_CHECKING, Any
 from soekpi import __version__
 
 if TYPE_CHECKING:
+    from datetime import date
+
     import polars as pl
 
     from soekpi.base.calendar import Cycle, FiscalSettings
     from soekpi.catalogue.model import Catalogue
-    from soekpi.engine import KpiResult
+    from soekpi.engine import KpiResult, MeasuresRead
+
+#: The file of a run that lists the others with their SHA-256.
+MANIFEST = "manifest.json"
 
 #: The keys of a ``compute --format json`` row, in order (SPEC §5).
 RECORD_KEYS = ("kpi", "entity", "cycle", "value", "status", "green", "amber", "unit")
@@ -247,13 +254,16 @@ def manifest_inputs(
     catalogue: Catalogue,
     cycle: Cycle,
     sources: dict[str, tuple[int, str]],
+    as_of_load: int | None = None,
 ) -> dict[str, Any]:
     """A run manifest's inputs: soekpi version, cycle and its dates, fiscal settings, every
-    KPI's SHA-256 and resolved definition, every source's rows and data hash. A report run
-    adds language, generated_at and files; ``soekpi verify`` compares a recomputation with
-    an archived run through it, so both share this one implementation."""
+    KPI's SHA-256 and resolved definition, every source's rows and data hash, and (a run
+    since issue 17) ``as_of_load``, the last load the run saw. A report run adds language,
+    generated_at and files; ``soekpi verify`` compares a recomputation with an archived run
+    through it, so both share this one implementation."""
+    extra = {} if as_of_load is None else {"as_of_load": as_of_load}
     catalogue = catalogue.for_cycle(cycle, fiscal)  # the definitions in force (revisions)
-    return {
+    return extra | {
         "soekpi_version": __version__,
         "cycle": cycle.name,
         "cycle_start": cycle.start(fiscal).isoformat(),
@@ -265,3 +275,95 @@ def manifest_inputs(
         },
         "sources": {s: {"rows": rows, "sha256": sha} for s, (rows, sha) in sources.items()},
     }
+
+
+def definitions_text(document: dict[str, Any]) -> str:
+    """A run's ``definitions.json`` (``catalogue.definitions.catalogue_definitions``): its
+    keys in the document's own order (fiscal_year, sources, measures, kpis, targets; fields
+    as the catalogue writes them), 2-space indent, trailing newline."""
+    return json.dumps(document, indent=2, ensure_ascii=False) + "\n"
+
+
+def windows_read(
+    catalogue: Catalogue, reads: Iterable[MeasuresRead]
+) -> dict[str, tuple[tuple[date, date], ...] | None]:
+    """Per table source, the months ``reads`` read of it: the spans (first day, first day
+    after) of the windows of the measures over the source's time column — the cycle, its
+    year to date, to date, the trend's earlier cycles, the previous and year-ago cycles of
+    growth KPIs. None (read whole): a source some measure reads through another time column
+    or none, and a source no measure reads directly (a dimension table, or a table read
+    through a view). What ``warehouse.hashing.window_fingerprints`` hashes."""
+    spans: dict[str, set[tuple[date, date]]] = {}
+    whole: set[str] = set()
+    # each pass with the catalogue in force for its cycles (a revised measure's own filter
+    # or time column)
+    passes = [(p, p.catalogue or catalogue) for read in reads for p in read.passes]
+    for read, in_force in passes:
+        for measure_id, windows in read.measure_windows.items():
+            measure = in_force.measures[measure_id]
+            source = in_force.sources[measure.source]
+            if source.is_view:
+                continue  # the tables under a view are hashed whole
+            if measure.time_column(source) != source.time_column or source.time_column is None:
+                whole.add(source.id)
+                continue
+            spans.setdefault(source.id, set()).update((w.first_month, w.end) for w in windows)
+    return {
+        sid: None if sid in whole or sid not in spans else tuple(sorted(spans[sid]))
+        for sid in sorted(catalogue.sources)
+        if not catalogue.sources[sid].is_view
+    }
+
+
+#: What makes one file of a run: its bytes, or its pieces in order.
+Producer = Callable[[], "bytes | Iterable[bytes]"]
+
+
+@dataclass(frozen=True)
+class RunSpec:
+    """What a run is made of, besides the warehouse: the definitions (``catalogue`` and
+    ``fiscal``), the cycle, the language, the report formats, the time it states and the
+    load its data is read as of (None: the last load). ``report`` makes one from the
+    workspace and its options; ``verify`` from an archived run's manifest and
+    definitions.json."""
+
+    catalogue: Catalogue
+    fiscal: FiscalSettings
+    cycle: Cycle | str
+    language: str
+    formats: tuple[str, ...]
+    generated_at: str
+    as_of: int | None = None
+    recorded: bool = True  # source hashes may come from _fingerprints (report); verify: False
+
+
+@dataclass(frozen=True)
+class BuiltRun:
+    """A run made but not published: its files (made when asked), its manifest without
+    ``files``, the cycle's own result (kpis.json) and the months it read of each source."""
+
+    cycle: Cycle
+    files: list[tuple[str, Producer]]
+    manifest: dict[str, Any]
+    result: KpiResult
+    windows: dict[str, tuple[tuple[date, date], ...] | None]
+    roots: list[str] = field(default_factory=list)
+
+    def file_bytes(self) -> dict[str, bytes]:
+        """Every file's bytes (the report is rendered now), ``manifest.json`` with them."""
+        made: dict[str, bytes] = {}
+        for name, produce in self.files:
+            data = produce()
+            made[name] = data if isinstance(data, bytes) else b"".join(data)
+        hashes = {name: hashlib.sha256(data).hexdigest() for name, data in made.items()}
+        made[MANIFEST] = manifest_text({**self.manifest, "files": hashes}).encode()
+        return made
+
+    def records(self) -> list[dict[str, Any]]:
+        """The rows of its kpis.json."""
+        return to_records(self.result)
+
+
+#: Makes a run without publishing it (``report.run.build_run`` bound to a workspace): what
+#: ``audit.verify`` rebuilds an archived run with (audit and report do not know each other).
+Rebuild = Callable[[RunSpec], BuiltRun]

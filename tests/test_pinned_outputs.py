@@ -5,6 +5,12 @@ report run (English and Chinese) and ``compute --format json|csv``. The SHA-256s
 taken before the architecture change (issue 16) with ``SOEKPI_TODAY=2026-11-20`` and
 ``SOURCE_DATE_EPOCH=1790000000``. A change that is meant to alter an output updates the
 pin on purpose, in the same commit, and says why.
+
+Issue 17 (a run records exactly what it read): the run gains ``definitions.json``; the
+manifest gains ``as_of_load``, lists definitions.json, and hashes each source over the
+rows of the months the run read (the report's provenance section shows those hashes, so
+report.html and report.md change there and nowhere else: with whole-table hashes they are
+the bytes pinned before). kpis.json, kpis.csv and ``compute`` are unchanged.
 """
 
 from __future__ import annotations
@@ -20,18 +26,20 @@ from soekpi.cli import app
 ENV = {"SOEKPI_TODAY": "2026-11-20", "SOURCE_DATE_EPOCH": "1790000000"}
 
 PINNED_RUN = {
+    "definitions.json": "f0baef3a6408e450150655c7504c75fc11e45a570b6832100a329497eba83921",
     "kpis.csv": "b64bcd61a08cfdcac822db4f29fbe02eaf59bb015a3158388281318602b09c32",
     "kpis.json": "31220be8a67ffc31e17a4bb9156b551a8be2afd027602d89af108c6f6d7bc024",
-    "manifest.json": "5ad23b6c2d9d936bc95f09ca9772897a9407157d780dc4b7c943fa78986f8249",
-    "report.html": "0d8803efb5b0444799ce6d0cc8848d73e6cf3a277082f53ca3e60b4d23f51c07",
-    "report.md": "e5eb65baeedfba4606510c28d43bb24f3615a2a082126e4ab16db30a03512088",
+    "manifest.json": "a729ea6198c8668d0c110e4c6ba02753b09bc30365c68803ecfb160c3ea6e34b",
+    "report.html": "d51470925ce201a2bc0652110d881549425e5d702e8e60eae0f78b7670a0ec61",
+    "report.md": "12e3c33a17a43480daa0b53ac60b25b9054ba56af8644f701b56bdcee301e9d9",
 }
 PINNED_ZH = {
+    "definitions.json": PINNED_RUN["definitions.json"],
     "kpis.csv": PINNED_RUN["kpis.csv"],
     "kpis.json": PINNED_RUN["kpis.json"],
-    "manifest.json": "63b6eaeaa666f6c47b91c74768dd9d2f3aa05a215c6854b5f1b89c5f07639477",
-    "report.html": "aaf370d411509c5c7f5f0b0e566132ba31eccfafc88ba4c211415db98577151e",
-    "report.md": "70afc59496c31bb586327a6e4ed9aa7d2ed68649054c107564a00fe3cb5a2370",
+    "manifest.json": "c16963f25aa7f0911c30ab8af6a05fea7dc4cb378779371c5fb1bbcfa438d541",
+    "report.html": "c324699855a5bbad4366eb7856220a60fc49155cebb8d9985420f0d15095beb3",
+    "report.md": "fe68cd6ece5a0d6c524fb155716a9067a819ed735a6f50cfd954bb2f173d4c04",
 }
 
 

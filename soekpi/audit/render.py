@@ -10,9 +10,12 @@ import json
 from typing import Any
 
 from soekpi.audit.diff import FieldChange, OneSidedRow, RowChange, RunDiff
-from soekpi.audit.verify import FileMismatch, Verification
+from soekpi.audit.verify import FileMismatch, LaterLoad, OutputMismatch, Verification
 
 JSON_SCHEMA_VERSION = 1
+#: verify's JSON: 2 since issue 17 (mode, as_of_load, ok, outputs, current; reproducible
+#: is null with --current).
+VERIFY_SCHEMA_VERSION = 2
 
 
 def format_value(value: Any) -> str:
@@ -21,6 +24,8 @@ def format_value(value: Any) -> str:
         return "null"
     if isinstance(value, bool) or not isinstance(value, int | float):
         return json.dumps(value, ensure_ascii=False, sort_keys=True)
+    if isinstance(value, int):  # a row count: 6,978, not 6,978.00
+        return f"{value:,}"
     if abs(value) >= 1000:
         return f"{value:,.2f}"
     return f"{value:.6g}"
@@ -249,14 +254,86 @@ def render_markdown(diff: RunDiff, heading: str = "soekpi diff") -> str:
 
 def verification_title(v: Verification) -> str:
     """One line: what was verified and the verdict."""
+    if v.mode == "current":
+        return (
+            f"verify {v.run} ({v.cycle}) against today's data and catalogue: {_currency_verdict(v)}"
+        )
     verdict = "reproducible" if v.reproducible else "NOT reproducible"
+    if v.mode == "as_of_load":
+        return (
+            f"verify {v.run} ({v.cycle}) rebuilt as of load {v.as_of_load} with its own "
+            f"definitions: {verdict}"
+        )
     return (
         f"verify {v.run} ({v.cycle}) against a recomputation from the current warehouse and "
         f"catalogue: {verdict}"
     )
 
 
+def _currency_verdict(v: Verification) -> str:
+    c = v.currency
+    if c is None or c.current:
+        verdict = "still current"
+    else:
+        verdict = " and ".join(
+            what
+            for what, hit in (
+                (f"restated since load {v.as_of_load}", c.restated),
+                ("definitions changed", c.redefined),
+            )
+            if hit
+        )
+    return verdict + ("; files altered" if v.files else "")
+
+
+def output_text(o: OutputMismatch) -> str:
+    """An output file that differs from its rebuild."""
+    if o.archived_sha256 is None:
+        return f"{o.file}: missing from the run (the rebuild makes it)"
+    if o.rebuilt_sha256 is None:
+        return f"{o.file}: not made by the rebuild (sha256 {o.archived_sha256[:12]})"
+    return (
+        f"{o.file}: differs from the rebuild (run sha256 {o.archived_sha256[:12]}, rebuilt "
+        f"{o.rebuilt_sha256[:12]})"
+    )
+
+
+def load_text(load: LaterLoad) -> str:
+    """A later load that changed rows the run read."""
+    months = f", restated {', '.join(load.restated_months)}" if load.restated_months else ""
+    return (
+        f"load {load.id} ({load.source}, {load.mode}{months}, {load.time:%Y-%m-%d %H:%M}) "
+        f"changed the rows the run read of {load.source} ({format_value(load.rows_before)} → "
+        f"{format_value(load.rows_after)} rows)"
+    )
+
+
+def currency_lines(v: Verification) -> list[str]:
+    """Whether the run is still current: a verdict, then one line per load that changed the
+    rows it read; [] for a run without as_of_load."""
+    c = v.currency
+    if c is None:
+        return []
+    later = f"{c.loads_after} load(s) after load {v.as_of_load}"
+    if c.current:
+        head = f"still current: {later}, none changed the rows the run read or its values"
+    else:
+        whose = "the run's definitions" if c.definitions == "run" else "today's catalogue"
+        head = (
+            f"no longer current: {later}; on today's data with {whose}: "
+            f"{c.diff.value_changes} value change(s), {c.diff.status_changes} status "
+            f"change(s), {len(c.diff.sources)} source change(s), "
+            f"{len(c.diff.definitions)} definition change(s)"
+        )
+    return [head, *(f"  {load_text(load)}" for load in c.touched)]
+
+
 def file_text(f: FileMismatch) -> str:
+    if f.sealed is not None:  # the SHA-256 kept when the cycle was closed
+        now = f"now {f.actual_sha256[:12]}" if f.actual_sha256 else "now missing"
+        return (
+            f"{f.file}: altered since {f.sealed} (sha256 at close {f.expected_sha256[:12]}, {now})"
+        )
     if f.actual_sha256 is None:
         return f"{f.file}: missing (manifest sha256 {f.expected_sha256[:12]})"
     return (
@@ -265,29 +342,87 @@ def file_text(f: FileMismatch) -> str:
     )
 
 
+def _currency_json(v: Verification) -> dict[str, Any] | None:
+    c = v.currency
+    if c is None:
+        return None
+    return {
+        "definitions": c.definitions,
+        "current": c.current,
+        "restated": c.restated,
+        "redefined": c.redefined,
+        "loads_after": c.loads_after,
+        "touched": [
+            {
+                "load": t.id,
+                "time": t.time.isoformat(),
+                "source": t.source,
+                "mode": t.mode,
+                "restated_months": list(t.restated_months),
+                "rows_before": t.rows_before,
+                "rows_after": t.rows_after,
+            }
+            for t in c.touched
+        ],
+        "diff": to_json_dict(c.diff),
+    }
+
+
 def verification_json(v: Verification) -> str:
     """The verification as JSON (schema in docs/audit.md)."""
     doc = {
-        "schema_version": JSON_SCHEMA_VERSION,
+        "schema_version": VERIFY_SCHEMA_VERSION,
         "run": v.run,
         "cycle": v.cycle,
+        "mode": v.mode,
+        "as_of_load": v.as_of_load,
+        "ok": v.ok,
         "reproducible": v.reproducible,
         "files": [
             {"file": f.file, "expected_sha256": f.expected_sha256, "actual_sha256": f.actual_sha256}
             for f in v.files
         ],
+        "outputs": [
+            {
+                "file": o.file,
+                "archived_sha256": o.archived_sha256,
+                "rebuilt_sha256": o.rebuilt_sha256,
+            }
+            for o in v.outputs
+        ],
         "diff": to_json_dict(v.diff),
+        "current": _currency_json(v),
     }
     return json.dumps(doc, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+
+
+def _demoted(body: str) -> list[str]:
+    """A Markdown document's lines with every heading one level down."""
+    return ["#" + line if line.startswith("#") else line for line in body.splitlines()]
 
 
 def verification_markdown(v: Verification) -> str:
     """The verification as a Markdown document for an audit file."""
     lines = ["# soekpi verify", "", f"**{_md_cell(verification_title(v))}**", ""]
-    if v.files:
+    if v.files or v.outputs:
         lines += ["## Output files", ""] + [f"- {_md_cell(file_text(f))}" for f in v.files]
+        lines += [f"- {_md_cell(output_text(o))}" for o in v.outputs]
         lines.append("")
     if v.diff.has_differences:
-        body = render_markdown(v.diff, heading="Differences (A = the run, B = recomputation)")
-        lines += ["#" + line if line.startswith("#") else line for line in body.splitlines()]
+        b = {"as_of_load": "the rebuild", "current": "today's data and catalogue"}
+        heading = f"Differences (A = the run, B = {b.get(v.mode, 'recomputation')})"
+        lines += _demoted(render_markdown(v.diff, heading=heading))
+        lines.append("")
+    currency = currency_lines(v)
+    if currency and v.mode == "as_of_load":
+        lines += ["## Still current?", "", f"{_md_cell(currency[0])}", ""]
+        lines += [f"- {_md_cell(line.strip())}" for line in currency[1:]]
+        today = v.currency.diff if v.currency is not None else v.diff
+        if today.has_differences and today is not v.diff:
+            heading = "Changes on today's data (A = the run, B = today)"
+            body = render_markdown(today, heading=heading)
+            lines += ["", *_demoted("\n".join(_demoted(body)))]
+    elif currency:
+        lines += ["## Later loads", "", f"{_md_cell(currency[0])}", ""]
+        lines += [f"- {_md_cell(line.strip())}" for line in currency[1:]]
     return "\n".join(lines).rstrip("\n") + "\n"

@@ -285,22 +285,35 @@ def compute(
         typer.Option("--kpi", "-k", help="Only this KPI (repeatable; default: every KPI)."),
     ] = None,
     fmt: FormatOpt = "table",
+    as_of: Annotated[
+        int | None,
+        typer.Option(
+            "--as-of",
+            metavar="LOAD_ID",
+            help="The data as they stood right after this load ('soekpi loads' lists them; "
+            "default: the data as they are).",
+        ),
+    ] = None,
 ) -> None:
     """Compute KPI values for one cycle and print them to stdout.
 
     json: one array of {kpi, entity, cycle, value, status, green, amber, unit}, sorted by
     entity then kpi; csv: the same columns with a header; table: grouped by entity.
-    Example: soekpi compute --cycle FY2026-Q3 --entity G01 --format json
+    Example: soekpi compute --cycle FY2026-Q3 --entity G01 --format json --as-of 7
     """
     _choice(fmt, ("table", "json", "csv"), "--format")
     ws = _workspace()
     if fmt in ("json", "csv"):  # written entity batch by entity batch: large groups fit
         with console.progress("computing") as bar:
-            text = api.compute_encoded(ws, cycle, fmt, entity, kpi, progress=bar)
+            text = api.compute_encoded(
+                ws, cycle, fmt, entity, kpi, progress=bar, notice=console.info, as_of=as_of
+            )
         console.write_chunks(text)
         return
     with console.progress("computing") as bar:
-        catalogue, result = api.compute(ws, cycle, entity, kpi, progress=bar)
+        catalogue, result = api.compute(
+            ws, cycle, entity, kpi, progress=bar, notice=console.info, as_of=as_of
+        )
     console.print_table(tables.values_table(result, catalogue, ws.language))
 
 
@@ -331,9 +344,19 @@ def report(
     force: Annotated[
         bool, typer.Option("--force", help="Replace an existing run (kept as <cycle>.prev).")
     ] = False,
+    as_of: Annotated[
+        int | None,
+        typer.Option(
+            "--as-of",
+            metavar="LOAD_ID",
+            help="The data as they stood right after this load ('soekpi loads' lists them; "
+            "default: the last load).",
+        ),
+    ] = None,
 ) -> None:
     """Write one report run: <output>/<cycle>/ with report.html, report.md, kpis.csv,
-    kpis.json and manifest.json, published atomically. Prints the run folder.
+    kpis.json, definitions.json and manifest.json (with as_of_load, the last load it saw),
+    published atomically. Prints the run folder.
 
     Example: soekpi report --cycle previous --fail-on red
     """
@@ -342,7 +365,11 @@ def report(
     if fail_on is not None:
         _choice(fail_on, FAIL_ON, "--fail-on")
     with console.progress("computing") as bar:
-        run = api.report(_workspace(), cycle, out, formats.split(","), lang, force, progress=bar)
+        run = api.report(
+            _workspace(), cycle, out, formats.split(","), lang, force, progress=bar, as_of=as_of
+        )
+    if run.notice is not None:  # a closed cycle computed with its pin
+        console.info(run.notice)
     console.write(str(run.path))
     if run.fails(fail_on):
         console.info(
@@ -386,23 +413,33 @@ def diff(
 def verify(
     run: Annotated[Path, typer.Argument(help="The run folder to verify (e.g. out/FY2026-Q3).")],
     fmt: Annotated[str, typer.Option("--format", "-f", help="table, json or md.")] = "table",
+    current: Annotated[
+        bool,
+        typer.Option(
+            "--current",
+            help="Compare with today's data and catalogue: exit 1 when the run has been "
+            "restated or its definitions changed since.",
+        ),
+    ] = False,
 ) -> None:
-    """Recompute a run from the current warehouse and catalogue and compare it.
+    """Rebuild a run as of the load it recorded, with its own definitions.json, and compare
+    every file byte for byte; then say whether it is still current (the later loads that
+    changed the rows it read, and the value and status changes they make).
 
-    Reports which inputs differ (KPI definitions field by field, source data, version, fiscal
-    settings), which values changed, and output files altered since the run was written.
-    Exit 0 reproducible, 1 not, 2 when the folder is not a run.
-    Example: soekpi verify out/FY2026-Q3
+    Exit 0 reproducible, 1 not (naming the files and values), 2 when the folder is not a
+    run. --current: exit 0 still current, 1 restated or redefined. A run written before
+    as_of_load existed is recomputed from today's warehouse and catalogue.
+    Example: soekpi verify out/FY2026-Q3 --current
     """
     _choice(fmt, ("table", "json", "md"), "--format")
-    result = api.verify(_workspace(), run)
+    result = api.verify(_workspace(), run, current)
     if fmt == "json":
         console.write(verification_json(result))
     elif fmt == "md":
         console.write(verification_markdown(result))
     else:
         console.print_table(tables.verification_table(result))
-    if not result.reproducible:
+    if not result.ok:
         raise typer.Exit(int(ExitCode.FINDINGS))
 
 

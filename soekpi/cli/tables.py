@@ -9,9 +9,11 @@ from typing import TYPE_CHECKING, Any
 from soekpi.audit.diff import RunDiff
 from soekpi.audit.render import (
     ROW_HEADER,
+    currency_lines,
     field_text,
     file_text,
     format_value,
+    output_text,
     row_cells,
     summary,
     title,
@@ -275,6 +277,11 @@ def verification_table(v: Verification) -> Group:
 
     parts: list[Any] = [Text(verification_title(v), style="bold")]
     parts.extend(Text(file_text(f)) for f in v.files)
+    parts.extend(Text(output_text(o)) for o in v.outputs)
     if v.diff.has_differences:
         parts.append(diff_table(v.diff))
+    parts.extend(Text(line) for line in currency_lines(v))
+    today = v.currency.diff if v.currency is not None else v.diff
+    if today is not v.diff and today.has_differences:
+        parts.append(diff_table(today))
     return Group(*parts)

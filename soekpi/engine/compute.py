@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import tempfile
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -68,11 +68,15 @@ class KpiResult:
 
 
 def on_warehouse(
-    ws: Workspace, read: Callable[[Any, Path], Read], finish: Callable[[Read], Done]
+    ws: Workspace,
+    read: Callable[[Any, Path], Read],
+    finish: Callable[[Read], Done],
+    as_of: int | None = None,
 ) -> Done:
-    """``read(con, folder)`` on one read-only connection (the sandbox), then ``finish`` of
-    what it returned once the connection is closed; ``folder`` is a temporary folder that
-    lives until ``finish`` returns.
+    """``read(con, folder)`` on one read-only connection (the sandbox; ``as_of``: the data as
+    they stood right after that load), then ``finish`` of what it returned once the
+    connection is closed; ``folder`` is a temporary folder that lives until ``finish``
+    returns.
 
     The connection runs under :data:`MEASURE_MEMORY_LIMIT` unless soekpi.yaml sets a limit.
     When a query runs out of it, ``read`` runs again on a new connection at DuckDB's own
@@ -81,7 +85,7 @@ def on_warehouse(
     with tempfile.TemporaryDirectory(prefix="soekpi-measures-") as name:
         folder = Path(name)
         try:
-            done = _read_on_sandbox(ws, read, folder / "1", MEASURE_MEMORY_LIMIT)
+            done = _read_on_sandbox(ws, read, folder / "1", MEASURE_MEMORY_LIMIT, as_of)
         except WarehouseOutOfMemory as exc:
             limit = ws.warehouse.memory_limit
             if limit is not None:
@@ -89,15 +93,19 @@ def on_warehouse(
                     f"{exc.message}; raise warehouse.memory_limit in soekpi.yaml (now {limit})",
                     exc.location,
                 ) from None
-            done = _read_on_sandbox(ws, read, folder / "2", None)
+            done = _read_on_sandbox(ws, read, folder / "2", None, as_of)
         return finish(done)
 
 
 def _read_on_sandbox(
-    ws: Workspace, read: Callable[[Any, Path], Read], folder: Path, memory_limit: str | None
+    ws: Workspace,
+    read: Callable[[Any, Path], Read],
+    folder: Path,
+    memory_limit: str | None,
+    as_of: int | None = None,
 ) -> Read:
     folder.mkdir()
-    with sandbox_module.sandbox(ws, memory_limit=memory_limit) as con:
+    with sandbox_module.sandbox(ws, memory_limit=memory_limit, as_of=as_of) as con:
         return read(con, folder)
 
 
@@ -117,7 +125,7 @@ class Entities:
 
     def roots(self, root_entity: str | None) -> list[str]:
         """The entities a report charts: ``root_entity``, else every entity at the top."""
-        return [root_entity] if root_entity is not None else sorted(self.hierarchy.tops)
+        return self.hierarchy.roots(root_entity)
 
 
 @dataclass(frozen=True)
@@ -133,6 +141,8 @@ class MeasuresRead:
     wanted_entities: list[str]  # the entities computed, in hierarchy order
     source_windows: dict[str, set[Window]]
     pending: PendingMeasures
+    #: the windows each measure was read over (the rows a run read: output.windows_read)
+    measure_windows: dict[str, set[Window]] = field(default_factory=dict)
     #: the catalogue this pass computes with: the one in force for its cycles (revisions)
     catalogue: Catalogue | None = None
     #: the asked cycles under other revisions, each group a pass with its own catalogue
@@ -217,6 +227,7 @@ def read_measures(
         wanted_entities,
         source_windows,
         pending,
+        measure_windows=measure_windows,
         catalogue=catalogue,
     )
 
@@ -442,9 +453,11 @@ def compute(
     entities: list[str] | None = None,
     kpis: list[str] | None = None,
     progress: Progress | None = None,
+    as_of: int | None = None,
 ) -> KpiResult:
     """Every KPI (or ``kpis``) for every entity of the hierarchy (or ``entities``) and cycle
-    (a cycle argument such as ``latest`` is resolved on the same connection).
+    (a cycle argument such as ``latest`` is resolved on the same connection), on the data
+    as they stood right after load ``as_of`` when given.
 
     An unknown KPI or entity is a :class:`UsageError` with a did-you-mean hint.
 
@@ -459,6 +472,7 @@ def compute(
             con, folder, ws, catalogue, cycles, entities, kpis, progress
         ),
         lambda read: kpi_result(read, catalogue),
+        as_of=as_of,
     )
 
 
@@ -474,6 +488,7 @@ def compute_values(
     kpis: list[str] | None = None,
     progress: Progress | None = None,
     batch: int = BATCH_ENTITIES,
+    as_of: int | None = None,
 ) -> Iterator[pl.DataFrame]:
     """:func:`compute`'s ``values`` in pieces of at most ``batch`` entities, in order:
     concatenated, the same frame. The measures are pulled from the warehouse now (errors
@@ -485,6 +500,7 @@ def compute_values(
             con, folder, ws, catalogue, cycles, entities, kpis, progress
         ),
         finish_measures,
+        as_of=as_of,
     )
     return _batches(measured, catalogue, max(batch, 1))
 

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 from soekpi import __version__
 from soekpi.base.errors import RuntimeFailure, UsageError
+from soekpi.catalogue.definitions import DEFINITIONS_FILE, catalogue_definitions
 from soekpi.engine import (
     Entities,
     KpiResult,
@@ -31,11 +32,17 @@ from soekpi.engine import (
     read_measures,
 )
 from soekpi.output import (
+    MANIFEST,
+    BuiltRun,
+    Producer,
+    RunSpec,
+    definitions_text,
     manifest_inputs,
     manifest_text,
     result_csv_chunks,
     result_json_chunks,
     to_records,
+    windows_read,
 )
 from soekpi.report.format import timestamp
 from soekpi.report.render import (
@@ -47,21 +54,29 @@ from soekpi.report.render import (
     render_markdown,
 )
 from soekpi.warehouse.coverage import resolve_on
-from soekpi.warehouse.hashing import source_facts
+from soekpi.warehouse.hashing import window_fingerprints
+from soekpi.warehouse.ledger import last_load_id
+from soekpi.warehouse.pins import (
+    REOPEN_HINT,
+    CycleInputs,
+    Pin,
+    cycle_inputs,
+    cycles_by_pin,
+    inputs_of,
+)
 from soekpi.warehouse.queries import ProjectRisks, RejectedCount, project_risks, rejected_counts
 
 Progress = Callable[..., Any]
-#: What makes one file of a run: its bytes, or its pieces in order.
-Producer = Callable[[], "bytes | Iterable[bytes]"]
 
 if TYPE_CHECKING:
+    from datetime import date
+
     from soekpi.base.calendar import Cycle
     from soekpi.catalogue.model import Catalogue
     from soekpi.workspace import Workspace
 
 FORMATS = ("html", "md")
 FAIL_ON = ("red", "amber")
-MANIFEST = "manifest.json"
 _STALE = re.compile(r"^\.(?P<cycle>.+)\.tmp-(?P<pid>\d+)$")
 _RENAME_EXCHANGE = 2
 _AT_FDCWD = -100
@@ -74,6 +89,7 @@ class RunResult:
     path: Path
     cycle: Cycle
     root_statuses: dict[str, str]  # "<entity>/<kpi>" → status, for the root entity(ies)
+    notice: str | None = None  # a closed cycle computed with its pin (the CLI prints it)
 
     def fails(self, fail_on: str | None) -> bool:
         """Whether ``--fail-on red|amber`` is hit: a root KPI red (or, for amber, amber)."""
@@ -129,47 +145,87 @@ def write_report(
     lang: str | None = None,
     force: bool = False,
     progress: Progress | None = None,
+    as_of: int | None = None,
 ) -> RunResult:
     """Compute ``cycle`` and publish its run folder under ``out`` (default: the workspace
     ``output``). Refuses to replace an existing run unless ``force`` (the old one is then
-    kept as ``<cycle>.prev``).
+    kept as ``<cycle>.prev``). ``as_of``: the data as they stood right after that load
+    (default: the last load when the run starts; the manifest records which).
 
-    One straight path: the cycle is resolved once, on the one connection that also computes
-    the cycle (every entity) and its trend (the root entities) and reads the warehouse facts;
-    then the results are rendered and the run is published."""
+    One straight path: :func:`build_run` makes the run's files, then they are published."""
     chosen = _check_formats(formats)
     language = lang or ws.language
     load_messages(language)  # an unknown language fails before anything is computed
     out_dir = (out if out is not None else ws.output).expanduser().absolute()
-    generated_at = timestamp(generation_epoch())
-    run = on_warehouse(
-        ws,
-        lambda con, folder: _read_run(con, folder, ws, catalogue, cycle, out_dir, force, progress),
-        lambda read: read.finish(catalogue),
+
+    def refuse_existing(resolved: Cycle) -> None:
+        target = out_dir / resolved.name
+        if target.exists() and not force:
+            raise UsageError(_exists_message(ws.shown(target), resolved.name))
+
+    inputs = cycle_inputs(ws, catalogue, cycle, as_of)  # a closed cycle: its pin
+    _refuse_sealed(inputs, out_dir / inputs.cycle.name, ws.shown)
+    spec = RunSpec(
+        catalogue=inputs.catalogue,
+        fiscal=inputs.fiscal,
+        cycle=inputs.cycle,
+        language=language,
+        formats=tuple(chosen),
+        generated_at=timestamp(generation_epoch()),
+        as_of=inputs.as_of,
     )
+    built = build_run(ws, spec, progress, refuse_existing)
+    path = publish_run(out_dir, built.cycle.name, built.files, built.manifest, force, ws.shown)
+    statuses = _root_statuses(built.result, built.roots)
+    return RunResult(path=path, cycle=built.cycle, root_statuses=statuses, notice=inputs.notice)
+
+
+def build_run(
+    ws: Workspace,
+    spec: RunSpec,
+    progress: Progress | None = None,
+    check: Callable[[Cycle], None] | None = None,
+) -> BuiltRun:
+    """Make a run without publishing it: resolve the cycle, compute it and its trend, read
+    the warehouse facts as of ``spec.as_of`` (the last load when None) on one connection,
+    then shape the files (rendered when their producers are called) and the manifest.
+    ``check(cycle)`` runs once the cycle is resolved, before anything is computed (report:
+    refuse an existing run). ``verify`` rebuilds an archived run through this."""
+    catalogue = spec.catalogue
+    at = ws if spec.fiscal == ws.fiscal else replace(ws, fiscal=spec.fiscal)
+    run = on_warehouse(
+        at,
+        lambda con, folder: _read_run(con, folder, at, spec, check, progress),
+        lambda read: read.finish(catalogue),
+        as_of=spec.as_of,
+    )
+    run = _with_pinned_trend(run, at, catalogue, progress)
     read = run.read
     data = ReportData(
         catalogue=catalogue,
         result=run.result,
         cycle=read.cycle,
-        fiscal=ws.fiscal,
-        language=language,
-        generated_at=generated_at,
+        fiscal=spec.fiscal,
+        language=spec.language,
+        generated_at=spec.generated_at,
         version=__version__,
         sources=read.sources,
-        kpi_hashes={k: catalogue.kpi_hash(k) for k in sorted(catalogue.kpis)},
+        kpi_hashes={  # the definitions in force for the cycle, as in the manifest
+            k: catalogue.for_cycle(read.cycle, spec.fiscal).kpi_hash(k)
+            for k in sorted(catalogue.kpis)
+        },
         rejected=read.rejected,
         projects=read.projects,
         root_entity=ws.root_entity,
     )
     manifest: dict[str, Any] = {
-        **manifest_inputs(ws.fiscal, catalogue, read.cycle, read.sources),
-        "language": language,
-        "generated_at": generated_at,
+        **manifest_inputs(spec.fiscal, catalogue, read.cycle, read.sources, read.as_of_load),
+        "language": spec.language,
+        "generated_at": spec.generated_at,
     }
-    files = _producers(data, run.own, chosen, ws.templates)
-    path = publish_run(out_dir, read.cycle.name, files, manifest, force, ws.shown)
-    return RunResult(path=path, cycle=read.cycle, root_statuses=_root_statuses(run.own, read.roots))
+    definitions = catalogue_definitions(catalogue, spec.fiscal)
+    files = _producers(data, run.own, list(spec.formats), ws.templates, definitions)
+    return BuiltRun(read.cycle, files, manifest, run.own, read.windows, read.roots)
 
 
 @dataclass(frozen=True)
@@ -179,8 +235,11 @@ class _RunRead:
     cycle: Cycle
     roots: list[str]
     own: MeasuresRead  # the cycle, every entity
-    trend: MeasuresRead | None  # the cycles before it in the trend, the root entities
-    sources: dict[str, tuple[int, str]]
+    trend: MeasuresRead | None  # the open cycles before it in the trend, the root entities
+    pinned: list[list[Pin]]  # the closed cycles before it, grouped by what their pins froze
+    as_of_load: int  # the last load the connection sees
+    windows: dict[str, tuple[tuple[date, date], ...] | None]  # the months read of each source
+    sources: dict[str, tuple[int, str]]  # rows and hash of exactly what was read
     rejected: list[RejectedCount]
     projects: ProjectRisks | None
 
@@ -205,36 +264,101 @@ def _read_run(
     con: Any,
     folder: Path,
     ws: Workspace,
-    catalogue: Catalogue,
-    cycle: str | Cycle,
-    out_dir: Path,
-    force: bool,
+    spec: RunSpec,
+    check: Callable[[Cycle], None] | None,
     progress: Progress | None,
 ) -> _RunRead:
-    """On the run's one connection: resolve the cycle, refuse an existing run without
-    ``force``, measure the cycle for every entity and the cycles before it in the trend for
-    the root entities only (the only ones it charts), and read the warehouse facts."""
+    """On the run's one connection: resolve the cycle, ``check`` it, measure the cycle for
+    every entity and the cycles before it in the trend for the root entities only (the only
+    ones it charts), and read the warehouse facts: the rows and hash of exactly the months
+    the measures read of each source, the rejected rows, the project risks."""
+    catalogue, cycle = spec.catalogue, spec.cycle
     resolved = resolve_on(con, catalogue, ws.fiscal, cycle) if isinstance(cycle, str) else cycle
-    target = out_dir / resolved.name
-    if target.exists() and not force:
-        raise UsageError(_exists_message(ws.shown(target), resolved.name))
+    if check is not None:
+        check(resolved)
     entities = Entities.read(con, ws, catalogue)
     own = read_measures(con, folder, ws, catalogue, [resolved], progress=progress, known=entities)
     roots = entities.roots(ws.root_entity)
-    earlier = [c for c in resolved.trailing(TREND_CYCLES) if c != resolved]
+    trailing = [c for c in resolved.trailing(TREND_CYCLES) if c != resolved]
+    earlier, pinned = cycles_by_pin(con, trailing)  # closed ones: computed with their pins
     trend = (
         read_measures(con, folder, ws, catalogue, earlier, roots, progress=progress, known=entities)
         if earlier and roots
         else None
     )
+    windows = windows_read(catalogue, [own] if trend is None else [own, trend])
     return _RunRead(
         cycle=resolved,
         roots=roots,
         own=own,
         trend=trend,
-        sources=source_facts(con, catalogue, recorded=True),
+        pinned=pinned,
+        as_of_load=last_load_id(con),
+        windows=windows,
+        sources=window_fingerprints(con, catalogue, windows, recorded=spec.recorded),
         rejected=rejected_counts(con),
         projects=project_risks(con, catalogue, resolved.start(ws.fiscal), resolved.end(ws.fiscal)),
+    )
+
+
+# ---------------------------------------------------- closed cycles: frozen (issue 17)
+
+
+def _refuse_sealed(inputs: CycleInputs, target: Path, shown: Callable[[Path], str]) -> None:
+    """A closed cycle's run is sealed: replacing it (``--force`` or not) is a UsageError,
+    raised before anything is computed or written."""
+    pin = inputs.pin
+    if pin is None or not (target.exists() or target.is_symlink()):
+        return
+    raise UsageError(
+        f"{shown(target)}: {pin.cycle} is closed (since {pin.pinned_at:%Y-%m-%d %H:%M:%S} UTC, "
+        f"by {pin.pinned_by}) and its run is sealed; nothing was written. To replace it, "
+        f"reopen the cycle first with '{REOPEN_HINT.format(cycle=pin.cycle)}'"
+    )
+
+
+def _with_pinned_trend(
+    run: _RunInputs, ws: Workspace, catalogue: Catalogue, progress: Progress | None
+) -> _RunInputs:
+    """The run's result with the closed cycles of its trend added, each group computed with
+    its own pin (definitions, and data as of its load, on a connection of its own) for the
+    root entities: a published quarter never moves in a later report. Only the KPIs of the
+    report's catalogue are kept."""
+    import polars as pl
+
+    result, roots = run.result, run.read.roots
+    for group in run.read.pinned:
+        frozen = inputs_of(group[0], group[0].period, catalogue, ws.fiscal)
+        kpis = sorted(set(frozen.catalogue.kpis) & set(catalogue.kpis))
+        if not kpis or not roots:
+            continue
+        pinned = _pinned_result(ws, frozen, [pin.period for pin in group], roots, kpis, progress)
+        keep = pl.col("kpi").is_in(kpis)
+        pinned = replace(
+            pinned, values=pinned.values.filter(keep), components=pinned.components.filter(keep)
+        )
+        result = report_result(result, pinned)
+    return replace(run, result=result)
+
+
+def _pinned_result(
+    ws: Workspace,
+    frozen: CycleInputs,
+    cycles: list[Cycle],
+    roots: list[str],
+    kpis: list[str],
+    progress: Progress | None,
+) -> KpiResult:
+    """``cycles`` (closed under one pin) for ``roots``, with the pinned definitions and the
+    data as of the pinned load."""
+    at, catalogue = frozen.workspace(ws), frozen.catalogue
+    return on_warehouse(
+        at,
+        lambda con, folder: read_measures(
+            con, folder, at, catalogue, cycles, roots, kpis, progress
+        ),
+        lambda read: kpi_result(read, catalogue),
+        as_of=frozen.as_of,
     )
 
 
@@ -284,10 +408,15 @@ def _root_statuses(result: KpiResult, roots: list[str]) -> dict[str, str]:
 
 
 def _producers(
-    data: ReportData, result: KpiResult, formats: list[str], templates: Path | None
+    data: ReportData,
+    result: KpiResult,
+    formats: list[str],
+    templates: Path | None,
+    definitions: dict[str, Any],
 ) -> list[tuple[str, Producer]]:
     """Each output file and how to make its bytes, made lazily while the run is written;
-    ``result`` is the cycle's own result (kpis.json is what ``compute`` prints for it)."""
+    ``result`` is the cycle's own result (kpis.json is what ``compute`` prints for it),
+    ``definitions`` the resolved definitions the run used (definitions.json)."""
     context: list[Any] = []
 
     def ctx() -> Any:
@@ -298,6 +427,7 @@ def _producers(
     files: list[tuple[str, Producer]] = [
         ("kpis.csv", lambda: result_csv_chunks(result)),
         ("kpis.json", lambda: result_json_chunks(result)),
+        (DEFINITIONS_FILE, lambda: definitions_text(definitions).encode()),
     ]
     if "md" in formats:
         files.append(("report.md", lambda: render_markdown(ctx(), templates).encode()))

@@ -48,7 +48,8 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable, Mapping, Sequence
+from datetime import date
 from typing import TYPE_CHECKING, Any
 
 from soekpi.base.sqltext import quote, sql_type
@@ -198,3 +199,97 @@ def source_facts(
     ``verify`` recomputes from the rows)."""
     fingerprints = source_fingerprints(con, catalogue, recorded=recorded)
     return {str(k): (int(v["rows"]), str(v["sha256"])) for k, v in sorted(fingerprints.items())}
+
+
+#: A span of months a run read: (first day of its first month, first day after its last).
+Span = tuple[date, date]
+
+
+def window_fingerprints(
+    con: duckdb.DuckDBPyConnection,
+    catalogue: Catalogue,
+    windows: Mapping[str, Sequence[Span] | None],
+    recorded: bool = False,
+    only: Collection[str] | None = None,
+) -> dict[str, tuple[int, str]]:
+    """Every table source's (or ``only`` those sources') (row count, data hash) over exactly
+    the rows a run read, sorted by id: for a source with spans in ``windows``
+    (``output.windows_read``), the rows whose time column falls in one of them; for any
+    other (None or absent: a dimension table, a source read through another time column or
+    none, or only through a view), every row, as :func:`source_facts` hashes it
+    (``recorded`` as there).
+
+    The multiset hash is the one of :func:`source_fingerprints`, taken over the filtered rows;
+    its document also holds the spans, so a hash of some months never equals a hash of the
+    whole table. A table not created yet counts as empty."""
+    if getattr(con, "engine", "duckdb") == "spark":
+        return source_facts(con, catalogue, recorded=recorded)  # Spark hashes whole tables
+    chosen = [s for s in table_sources(catalogue) if only is None or s.id in only]
+    tables = existing_tables(con)
+    facts = source_facts(con, catalogue, recorded=recorded) if only is None else {}
+    for source in chosen:
+        spans = windows.get(source.id)
+        exists = source.table_name in tables
+        if spans is None or source.time_column is None:
+            if source.id not in facts:
+                whole = _fingerprint(con, source, exists)
+                facts[source.id] = (int(whole["rows"]), str(whole["sha256"]))
+            continue
+        merged = _merged_spans(spans)
+        sums = (0, 0, 0)
+        if exists:
+            where = _span_filter(source.time_column, merged)
+            sums = _window_sums(con, source.table_name, sorted(source.columns), where)
+        facts[source.id] = _window_digest(source, sums, merged)
+    return dict(sorted(facts.items()))
+
+
+def _window_sums(
+    con: duckdb.DuckDBPyConnection, table: str, names: list[str], where: str
+) -> tuple[int, int, int]:
+    """:func:`_sums` over the rows of ``table`` for which the SQL ``where`` holds."""
+    values = ", ".join(f"{quote(n)}::VARCHAR" for n in names)
+    digest = f"md5_number(to_json(list_value({values})))"
+    rows, upper, lower = con.execute(
+        "SELECT count(*), coalesce(sum((h >> 64)::HUGEINT), 0), "
+        f"coalesce(sum((h & {_LOW_64_BITS}::UHUGEINT)::HUGEINT), 0) "
+        f"FROM (SELECT {digest} AS h FROM {quote(table)} WHERE {where})"
+    ).fetchall()[0]
+    return int(rows), int(upper), int(lower)
+
+
+def _merged_spans(spans: Iterable[Span]) -> list[Span]:
+    """The spans sorted, overlapping or adjacent ones joined."""
+    merged: list[Span] = []
+    for first, end in sorted(spans):
+        if merged and first <= merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(merged[-1][1], end))
+        else:
+            merged.append((first, end))
+    return merged
+
+
+def _span_filter(column: str, spans: list[Span]) -> str:
+    """SQL true for a row whose ``column`` (a date or timestamp) falls in one of ``spans``."""
+    if not spans:
+        return "false"
+    return " OR ".join(
+        f"({quote(column)} >= DATE '{first.isoformat()}' AND {quote(column)} < "
+        f"DATE '{end.isoformat()}')"
+        for first, end in spans
+    )
+
+
+def _window_digest(
+    source: Source, sums: tuple[int, int, int], spans: list[Span]
+) -> tuple[int, str]:
+    rows, upper, lower = sums
+    document = {
+        "source": source.id,
+        "columns": _columns(source),
+        "rows": rows,
+        "sums": [str(upper), str(lower)],
+        "months": [[first.isoformat(), end.isoformat()] for first, end in spans],
+    }
+    text = json.dumps(document, sort_keys=True, separators=(",", ":"))
+    return rows, hashlib.sha256(text.encode()).hexdigest()

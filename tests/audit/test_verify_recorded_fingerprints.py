@@ -1,25 +1,32 @@
-"""``report`` states the source fingerprints recorded at load time; ``verify`` recomputes them
-from the rows, so it catches a change made to the warehouse outside soekpi."""
+"""``report`` states the source fingerprints recorded at load time where it hashes a whole
+table (entities here); ``verify`` recomputes them from the rows, so it catches a change made
+to the warehouse outside soekpi. A source read by months (the ledger) is hashed from the
+rows of those months by both (issue 17)."""
 
 from __future__ import annotations
 
 import json
+from datetime import date
 from pathlib import Path
 from typing import Any
 
-from audit_data import LATE_COST
+from audit_data import ENTITIES
 from helpers import Invoke, write
 
 from soekpi.catalogue import load_catalogue
 from soekpi.warehouse.connection import open_warehouse
-from soekpi.warehouse.hashing import source_fingerprints
+from soekpi.warehouse.hashing import window_fingerprints
 from soekpi.workspace import read_workspace
+
+#: The months the FY2026-Q1 run reads of the ledger: its trend, FY2024-Q2..FY2026-Q1.
+MONTHS_READ = {"financials": [(date(2024, 4, 1), date(2026, 4, 1))]}
 
 
 def _fresh(root: Path) -> dict[str, dict[str, Any]]:
     ws = read_workspace(root)
     with open_warehouse(ws, write=False) as con:
-        return source_fingerprints(con, load_catalogue(ws))
+        facts = window_fingerprints(con, load_catalogue(ws), MONTHS_READ)
+    return {s: {"rows": rows, "sha256": sha} for s, (rows, sha) in facts.items()}
 
 
 def _manifest(run: Path) -> dict[str, Any]:
@@ -46,23 +53,16 @@ def test_an_edit_outside_soekpi_keeps_the_recorded_hash_and_verify_catches_it(
     published: Path, workspace: Path, soekpi: Invoke
 ) -> None:
     loaded = _manifest(published)["sources"]
-    assert {s: v["sha256"] for s, v in _fresh(workspace).items()} == {
-        s: v["sha256"] for s, v in loaded.items()
-    }
-    # B's January revenue 200 → 400, the row count stays 11 (12 ledger rows less the late one)
-    _sql(
-        workspace,
-        "update financials set amount = 400 "
-        "where entity_id = 'B' and period = '2026-01-01' and account = 'revenue'",
-    )
+    assert _fresh(workspace) == loaded
+    # B's name "Unit B" → "Unit Bee" outside soekpi; the row count stays 3
+    _sql(workspace, "update entities set name = 'Unit Bee' where entity_id = 'B'")
     result = soekpi("report", "--cycle", "FY2026-Q1", "--force")
     assert result.exit_code == 0, result.output
-    # the numbers come from the rows: B's revenue 400 + 200 + 200 = 800, G's 300 + 800
-    assert (_revenue(published, "B"), _revenue(published, "G")) == (800, 1100)
-    # ... the manifest states the fingerprints recorded by the last load
+    assert "Unit Bee" in (published / "report.md").read_text()  # the report reads the rows
+    # ... the manifest states the fingerprint recorded by the last load of entities
     assert _manifest(published)["sources"] == loaded
-    fresh = _fresh(workspace)["financials"]
-    assert fresh["rows"] == 11 and fresh["sha256"] != loaded["financials"]["sha256"]
+    fresh = _fresh(workspace)["entities"]
+    assert fresh["rows"] == 3 and fresh["sha256"] != loaded["entities"]["sha256"]
 
     result = soekpi("verify", published, "--format", "json")
     assert result.exit_code == 1, result.output
@@ -71,28 +71,31 @@ def test_an_edit_outside_soekpi_keeps_the_recorded_hash_and_verify_catches_it(
     assert doc["diff"]["rows"] == []  # the numbers agree: both read the edited rows
     assert doc["diff"]["sources"] == [
         {
-            "source": "financials",
+            "source": "entities",
             "change": "changed",
-            "old_rows": 11,
-            "new_rows": 11,
-            "old_sha256": loaded["financials"]["sha256"],
+            "old_rows": 3,
+            "new_rows": 3,
+            "old_sha256": loaded["entities"]["sha256"],
             "new_sha256": fresh["sha256"],
         }
     ]
+    # the hash is shown in the manifest and the reports' provenance section
+    assert [o["file"] for o in doc["outputs"]] == ["manifest.json", "report.html", "report.md"]
     result = soekpi("verify", published)
     assert result.exit_code == 1, result.output
     assert result.stdout.splitlines()[0] == (
-        f"verify {published} (FY2026-Q1) against a recomputation from the current warehouse "
-        "and catalogue: NOT reproducible"
+        f"verify {published} (FY2026-Q1) rebuilt as of load 2 with its own definitions: "
+        "NOT reproducible"
     )
 
-    # the next load records the table as it is: report and verify agree again
-    result = soekpi("load", "financials", write(workspace.parent / "late.csv", LATE_COST))
+    # the next load of entities records the table as it is: report and verify agree again
+    more = write(workspace.parent / "c.csv", ENTITIES.split("\n")[0] + "\nC,Unit C,G\n")
+    result = soekpi("load", "entities", more)
     assert result.exit_code == 0, result.output
     result = soekpi("report", "--cycle", "FY2026-Q1", "--force")
     assert result.exit_code == 0, result.output
-    assert _manifest(published)["sources"]["financials"] == _fresh(workspace)["financials"]
-    assert _manifest(published)["sources"]["financials"]["rows"] == 12
+    assert _manifest(published)["sources"]["entities"] == _fresh(workspace)["entities"]
+    assert _manifest(published)["sources"]["entities"]["rows"] == 4
     assert soekpi("verify", published).exit_code == 0
 
 

@@ -109,6 +109,7 @@ def test_report_writes_the_run_folder(ws: Path) -> None:
     run = ws / "out" / "FY2026-Q3"
     assert out == f"{run}\n"
     assert sorted(p.name for p in run.iterdir()) == [
+        "definitions.json",
         "kpis.csv",
         "kpis.json",
         "manifest.json",
@@ -127,7 +128,9 @@ def test_report_writes_the_run_folder(ws: Path) -> None:
     assert manifest["sources"]["entities"]["rows"] == 3
     import hashlib
 
-    for name in ("kpis.csv", "kpis.json", "report.html", "report.md"):
+    # the months read of the ledger (the trend's FY2024-Q4..FY2026-Q3) hold all its rows
+    assert manifest["as_of_load"] == 2  # entities, then the ledger
+    for name in ("kpis.csv", "kpis.json", "report.html", "report.md", "definitions.json"):
         assert manifest["files"][name] == hashlib.sha256((run / name).read_bytes()).hexdigest()
     text = (run / "manifest.json").read_text()
     assert text == json.dumps(manifest, sort_keys=True, indent=2, ensure_ascii=False) + "\n"
@@ -225,6 +228,7 @@ def test_format_md_only_and_previous_cycle(ws: Path) -> None:
     run = ws / "out" / "FY2026-Q3"
     assert out == f"{run}\n"
     assert sorted(p.name for p in run.iterdir()) == [
+        "definitions.json",
         "kpis.csv",
         "kpis.json",
         "manifest.json",

@@ -15,9 +15,17 @@ import pytest
 from helpers import catalogue_workspace, demo_workspace, invoke
 
 from soekpi import __version__
+from soekpi.catalogue.definitions import catalogue_definitions
 from soekpi.catalogue.validate import load_catalogue
-from soekpi.engine import compute, resolve
-from soekpi.output import manifest_inputs, manifest_text, result_csv, result_json
+from soekpi.engine import compute, on_warehouse, read_measures, resolve
+from soekpi.output import (
+    definitions_text,
+    manifest_inputs,
+    manifest_text,
+    result_csv,
+    result_json,
+    windows_read,
+)
 from soekpi.report.format import timestamp
 from soekpi.report.render import (
     TREND_CYCLES,
@@ -27,13 +35,14 @@ from soekpi.report.render import (
     render_markdown,
 )
 from soekpi.report.run import sha256_bytes
-from soekpi.warehouse.hashing import source_facts
+from soekpi.warehouse.hashing import window_fingerprints
+from soekpi.warehouse.ledger import last_load_id
 from soekpi.warehouse.queries import project_risks, rejected_counts
 from soekpi.warehouse.sandbox import sandbox
 from soekpi.workspace import read_workspace
 
 EPOCH = calendar.timegm((2026, 10, 15, 8, 30, 0))
-FILES = ("kpis.csv", "kpis.json", "report.md", "report.html", "manifest.json")
+FILES = ("kpis.csv", "kpis.json", "report.md", "report.html", "definitions.json", "manifest.json")
 
 
 def soekpi(ws: Path, *args: str) -> tuple[int, str]:
@@ -48,8 +57,16 @@ def former_report(root: Path, cycle_text: str) -> dict[str, bytes]:
     catalogue = load_catalogue(ws)
     cycle = resolve(ws, catalogue, cycle_text)
     result = compute(ws, catalogue, cycle.trailing(TREND_CYCLES))
+    # the months the run reads of each source: those of its eight cycles (issue 17)
+    read = on_warehouse(
+        ws,
+        lambda con, folder: read_measures(con, folder, ws, catalogue, cycle.trailing(TREND_CYCLES)),
+        lambda read: read,
+    )
+    windows = windows_read(catalogue, [read])
     with sandbox(ws) as con:
-        inputs = manifest_inputs(ws.fiscal, catalogue, cycle, source_facts(con, catalogue))
+        facts = window_fingerprints(con, catalogue, windows)
+        inputs = manifest_inputs(ws.fiscal, catalogue, cycle, facts, last_load_id(con))
         rejected = rejected_counts(con)
         projects = project_risks(con, catalogue, cycle.start(ws.fiscal), cycle.end(ws.fiscal))
     generated_at = timestamp(EPOCH)
@@ -76,6 +93,7 @@ def former_report(root: Path, cycle_text: str) -> dict[str, bytes]:
         "kpis.json": result_json(only).encode(),
         "report.md": render_markdown(context).encode(),
         "report.html": render_html(context).encode(),
+        "definitions.json": definitions_text(catalogue_definitions(catalogue, ws.fiscal)).encode(),
     }
     manifest = {
         **inputs,
