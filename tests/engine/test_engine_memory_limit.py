@@ -59,9 +59,11 @@ def test_measure_queries_run_under_soekpis_limit_and_again_without_it_when_short
     real = sandbox_module.sandbox
 
     @contextmanager
-    def spy(ws: Workspace, wait: float = 0, memory_limit: str | None = None) -> Iterator[Any]:
+    def spy(
+        ws: Workspace, wait: float = 0, memory_limit: str | None = None, as_of: int | None = None
+    ) -> Iterator[Any]:
         limits.append(memory_limit)
-        with real(ws, wait, memory_limit) as con:
+        with real(ws, wait, memory_limit, as_of) as con:
             yield con
 
     monkeypatch.setattr(sandbox_module, "sandbox", spy)
@@ -112,9 +114,11 @@ def test_the_values_wait_on_disk_until_the_connection_is_closed(
     real_sandbox, real_load = sandbox_module.sandbox, measures_module.PendingMeasures.load
 
     @contextmanager
-    def spy(ws: Workspace, wait: float = 0, memory_limit: str | None = None) -> Iterator[Any]:
+    def spy(
+        ws: Workspace, wait: float = 0, memory_limit: str | None = None, as_of: int | None = None
+    ) -> Iterator[Any]:
         events.append("open")
-        with real_sandbox(ws, wait, memory_limit) as con:
+        with real_sandbox(ws, wait, memory_limit, as_of) as con:
             yield con
         events.append("closed")
 
