@@ -197,7 +197,8 @@ def test_load_during_report_is_refused_naming_the_reader_then_succeeds(
     loaded = run_soekpi("-w", ws, "load", "ledger", extract)
     assert loaded.returncode == 0, loaded.stderr
     assert warehouse_content(ws)["ledger"] == sorted(
-        [*before["ledger"], ("A", _date("2025-04-01"), "revenue", _dec("100.00"), None)]
+        # the last column is the load id: entities 1, the ledger 2, this load 3
+        [*before["ledger"], ("A", _date("2025-04-01"), "revenue", _dec("100.00"), None, 3)]
     )
 
 
@@ -326,7 +327,7 @@ def _in_namespace(script: str) -> subprocess.CompletedProcess[str]:
 
 
 def test_a_really_full_disk_refuses_load_and_report_cleanly(ws: Path, tmp_path: Path) -> None:
-    """A 4 MB tmpfs holds the workspace (2.3 MB); a big load does not fit, and once a filler
+    """A 5 MB tmpfs holds the workspace (4.4 MB); a big load does not fit, and once a filler
     has taken the rest, neither does a report."""
     big = tmp_path / "big.csv"
     with big.open("w") as handle:
@@ -339,7 +340,7 @@ def test_a_really_full_disk_refuses_load_and_report_cleanly(ws: Path, tmp_path: 
     soekpi = f"{sys.executable} -m soekpi -w {mnt}/ws"
     done = _in_namespace(
         f"""
-        mount -t tmpfs -o size=4m tmpfs {mnt}
+        mount -t tmpfs -o size=5m tmpfs {mnt}
         cp -r {ws} {mnt}/ws
         {soekpi} load ledger {big} 2>{tmp_path}/load.err && exit 90 || echo "load $?"
         dd if=/dev/zero of={mnt}/filler bs=64k 2>/dev/null || true

@@ -52,7 +52,8 @@ def test_a_ratio_is_the_ratio_of_the_subtree_sums(
         con.execute("delete from ledger")
         for (entity, month, account), cents in sorted(ledger.items()):
             con.execute(
-                "insert into ledger values (?, ?, ?, ?, null)",
+                "insert into ledger (entity_id, period, account, amount, note) "
+                "values (?, ?, ?, ?, null)",
                 [entity, month, account, Decimal(cents) / 100],
             )
     result = compute(workspace, catalogue, [parse_cycle("FY2025-Q1")], kpis=["margin"])
