@@ -28,6 +28,7 @@ import hashlib
 import itertools
 import json
 import os
+import re
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import date, datetime
@@ -35,6 +36,7 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from soekpi.base.errors import InputError, RuntimeFailure, UsageError
+from soekpi.base.sqltext import literal, sql_type
 
 if TYPE_CHECKING:
     from soekpi.catalogue.model import Catalogue
@@ -73,6 +75,7 @@ ALLOWED_FUNCTIONS = frozenset(
 SHARED_CTES = frozenset({"__closure"})
 
 _SYSTEM_SCHEMA = "information_schema"
+_CURRENT_DATABASE = re.compile(r"\bcurrent_database\(\s*\)", re.IGNORECASE)
 _TABLES_VIEW = "__soekpi_information_schema_tables"
 _COLUMNS_VIEW = "__soekpi_information_schema_columns"
 _CONSTRAINTS_VIEW = "__soekpi_duckdb_constraints"
@@ -426,9 +429,10 @@ class SparkReader:
             for t in session.catalog.listTables(database)
             if not getattr(t, "isTemporary", False)
         }
-        rows = [(name, "main", "BASE TABLE") for name in sorted(self.tables)]
+        rows = [(database, name, "main", "BASE TABLE") for name in sorted(self.tables)]
         session.createDataFrame(
-            rows or [("", "", "")], "table_name string, table_schema string, table_type string"
+            rows or [("", "", "", "")],
+            "table_catalog string, table_name string, table_schema string, table_type string",
         ).where("table_name != ''" if not rows else "true").createOrReplaceTempView(_TABLES_VIEW)
         self._shared: dict[str, tuple[str, Any]] = {}  # Spark SQL → (temp view, cached frame)
         self._catalogue_views: set[str] = set()
@@ -446,17 +450,20 @@ class SparkReader:
                 ):
                     spark_type = str(column.dataType).lower()
                     duck_type = _DUCKDB_TYPES.get(spark_type, spark_type.upper())
-                    rows.append((table, "main", str(column.name), duck_type, position))
+                    rows.append(
+                        (self.database, table, "main", str(column.name), duck_type, position)
+                    )
             schema = (
-                "table_name string, table_schema string, column_name string, "
-                "data_type string, ordinal_position int"
+                "table_catalog string, table_name string, table_schema string, "
+                "column_name string, data_type string, ordinal_position int"
             )
-            frame = self.session.createDataFrame(rows or [("", "", "", "", 0)], schema)
+            frame = self.session.createDataFrame(rows or [("", "", "", "", "", 0)], schema)
             frame.where("table_name != ''").createOrReplaceTempView(_COLUMNS_VIEW)
             self._catalogue_views.add(_COLUMNS_VIEW)
         if "duckdb_constraints" in text and _CONSTRAINTS_VIEW not in self._catalogue_views:
             schema = (
-                "schema_name string, table_name string, constraint_type string, "
+                "database_name string, schema_name string, table_name string, "
+                "constraint_type string, "
                 "constraint_column_names array<string>"
             )
             self.session.createDataFrame([], schema).createOrReplaceTempView(_CONSTRAINTS_VIEW)
@@ -484,7 +491,9 @@ class SparkReader:
             raise spark_failure(exc) from None
 
     def sql(self, query: str, params: Sequence[Any] | None = None) -> SparkResult:
-        """Check, transpile and run one DuckDB-dialect query."""
+        """Check, transpile and run one DuckDB-dialect query. ``current_database()`` (what
+        the catalogue look-ups filter on) is the reader's Spark database."""
+        query = _CURRENT_DATABASE.sub(literal(self.database), query)
         self._catalogue_view(query)
         return self.run_spark(to_spark_sql(query, params, self.tables, share=self._share))
 
@@ -577,7 +586,6 @@ def spark_fingerprints(reader: SparkReader, catalogue: Catalogue) -> dict[str, d
     (row SHA-256s summed as two 64-bit halves), over Spark's text of each value. Stable on
     one engine; not comparable with a DuckDB fingerprint (the engines print values
     differently)."""
-    from soekpi.base.sqltext import sql_type
     from soekpi.warehouse.schema import table_sources
 
     def backtick(name: str) -> str:

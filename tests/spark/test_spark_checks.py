@@ -53,9 +53,10 @@ STAFF = "entity_id,period,headcount\n" + "".join(
     f"{e},2025-0{m}-01,5\n" for e in "AB" for m in (1, 2, 3)
 )
 #: Rows that break the contract, written behind load's back (load would reject them).
+_INTO_LEDGER = "insert into ledger (entity_id, period, account, amount) values "
 BAD_ROWS = [
-    "insert into ledger values ('C', '2025-01-01', 'revenue', 5)",  # C: not an entity
-    "insert into ledger values ('A', '2025-03-01', 'other', -1)",  # account and amount
+    _INTO_LEDGER + "('C', '2025-01-01', 'revenue', 5)",  # C: not an entity
+    _INTO_LEDGER + "('A', '2025-03-01', 'other', -1)",  # account and amount
     "update staff set headcount = -3 where entity_id = 'B' and period = '2025-02-01'",
 ]
 
