@@ -138,10 +138,9 @@ def fill_warehouse(
 
 # ------------------------------------------------- the workspace the reliability tests break
 
-#: Sources ``entities`` (G ← A, B), ``ledger`` (monthly: revenue and cost per entity, decimal
-#: amounts), ``projects`` (no time: a non-negative budget and a double ``ratio``). One KPI,
-#: ``margin`` = cost / revenue × 100. Fiscal year = calendar year.
-HOSTILE_CATALOGUE = """\
+#: The ``sources:`` header and the entity hierarchy's contract, the start of most test
+#: catalogues: ``CATALOGUE = ENTITIES_SOURCE + """  ledger: ..."""``.
+ENTITIES_SOURCE = """\
 sources:
   entities:
     primary_key: [entity_id]
@@ -150,6 +149,14 @@ sources:
       entity_id: {type: varchar, required: true, unique: true}
       name:      {type: varchar, required: true}
       parent_id: {type: varchar, references: entities.entity_id}
+"""
+
+#: Sources ``entities`` (G ← A, B), ``ledger`` (monthly: revenue and cost per entity, decimal
+#: amounts), ``projects`` (no time: a non-negative budget and a double ``ratio``). One KPI,
+#: ``margin`` = cost / revenue × 100. Fiscal year = calendar year.
+HOSTILE_CATALOGUE = (
+    ENTITIES_SOURCE
+    + """\
   ledger:
     time_column: period
     cadence: monthly
@@ -184,6 +191,7 @@ kpis:
     direction: lower_is_better
     thresholds: {green: 80, amber: 90}
 """
+)
 
 HOSTILE_ENTITIES = "entity_id,name,parent_id\nG,Group,\nA,Unit A,G\nB,Unit B,G\n"
 LEDGER_HEADER = "entity_id,period,account,amount\n"

@@ -12,17 +12,19 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from helpers import catalogue_workspace, query, run, tree_digest, warehouse_content, write
+from helpers import (
+    ENTITIES_SOURCE,
+    catalogue_workspace,
+    query,
+    run,
+    tree_digest,
+    warehouse_content,
+    write,
+)
 
-CATALOGUE = """\
-sources:
-  entities:
-    primary_key: [entity_id]
-    entity_column: entity_id
-    columns:
-      entity_id: {type: varchar, required: true, unique: true}
-      name:      {type: varchar, required: true}
-      parent_id: {type: varchar, references: entities.entity_id}
+CATALOGUE = (
+    ENTITIES_SOURCE
+    + """\
   financials:
     time_column: period
     cadence: monthly
@@ -45,6 +47,7 @@ kpis:
     direction: higher_is_better
     thresholds: {green: 1000, amber: 500}
 """
+)
 ENTITIES = "entity_id,name,parent_id\nG,Group,\nA,Unit A,G\nB,Unit B,G\n"
 EPOCH = {"SOURCE_DATE_EPOCH": "1790000000"}
 

@@ -14,22 +14,16 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from helpers import Invoke, load_csvs, write
+from helpers import ENTITIES_SOURCE, Invoke, load_csvs, write
 
 from soekpi.audit.closing import audit_log
 from soekpi.warehouse.connection import open_warehouse
 from soekpi.warehouse.pins import Pin, read_pins
 from soekpi.workspace import read_workspace
 
-CATALOGUE = """\
-sources:
-  entities:
-    primary_key: [entity_id]
-    entity_column: entity_id
-    columns:
-      entity_id: {type: varchar, required: true, unique: true}
-      name:      {type: varchar, required: true}
-      parent_id: {type: varchar, references: entities.entity_id}
+CATALOGUE = (
+    ENTITIES_SOURCE
+    + """\
   financials:
     time_column: period
     cadence: monthly
@@ -68,6 +62,7 @@ kpis:
 targets:
   - {kpi: cost_ratio, fiscal_year: 2026, green: 50, amber: 70}
 """
+)
 
 # After the close: grants count as revenue, and the 2026 target of cost_ratio is tightened.
 EDITED = CATALOGUE.replace(

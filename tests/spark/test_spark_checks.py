@@ -7,21 +7,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from helpers import catalogue_workspace, invoke
+from helpers import ENTITIES_SOURCE, catalogue_workspace, invoke
 from spark_twins import copy_to_spark, spark_twin
 from typer.testing import Result
 
 pytestmark = pytest.mark.spark
 
-CATALOGUE = """\
-sources:
-  entities:
-    primary_key: [entity_id]
-    entity_column: entity_id
-    columns:
-      entity_id: {type: varchar, required: true, unique: true}
-      name:      {type: varchar, required: true}
-      parent_id: {type: varchar, references: entities.entity_id}
+CATALOGUE = (
+    ENTITIES_SOURCE
+    + """\
   ledger:
     time_column: period
     cadence: monthly
@@ -42,6 +36,7 @@ sources:
       period:    {type: date, required: true}
       headcount: {type: integer, required: true, min: 0}
 """
+)
 
 LEDGER = (
     "entity_id,period,account,amount\n"

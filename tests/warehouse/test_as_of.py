@@ -19,7 +19,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from helpers import catalogue_workspace, query, run, warehouse, warehouse_content, write
+from helpers import (
+    ENTITIES_SOURCE,
+    catalogue_workspace,
+    query,
+    run,
+    warehouse,
+    warehouse_content,
+    write,
+)
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -30,15 +38,9 @@ from soekpi.warehouse.load import load_files
 from soekpi.warehouse.sandbox import sandbox
 from soekpi.workspace import read_workspace
 
-CATALOGUE = """\
-sources:
-  entities:
-    primary_key: [entity_id]
-    entity_column: entity_id
-    columns:
-      entity_id: {type: varchar, required: true, unique: true}
-      name:      {type: varchar, required: true}
-      parent_id: {type: varchar, references: entities.entity_id}
+CATALOGUE = (
+    ENTITIES_SOURCE
+    + """\
   ledger:
     time_column: period
     cadence: monthly
@@ -78,6 +80,7 @@ kpis:
     direction: higher_is_better
     thresholds: {green: 1000, amber: 500}
 """
+)
 
 ENTITIES = "entity_id,name,parent_id\nG,Group,\nA,Unit A,G\nB,Unit B,G\n"
 HEADER = "entity_id,period,account,amount\n"

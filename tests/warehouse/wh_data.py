@@ -9,15 +9,11 @@ code) and ``ledger_view`` (a view). Fiscal year = calendar year.
 
 from __future__ import annotations
 
-CATALOGUE = """\
-sources:
-  entities:
-    primary_key: [entity_id]
-    entity_column: entity_id
-    columns:
-      entity_id: {type: varchar, required: true, unique: true}
-      name:      {type: varchar, required: true}
-      parent_id: {type: varchar, references: entities.entity_id}
+from helpers import ENTITIES_SOURCE
+
+CATALOGUE = (
+    ENTITIES_SOURCE
+    + """\
   ledger:
     time_column: period
     cadence: monthly
@@ -60,6 +56,7 @@ sources:
     time_column: period
     entity_column: entity_id
 """
+)
 
 ENTITIES = "entity_id,name,parent_id\nG,Group,\nA,Unit A,G\nB,Unit B,G\n"
 HEADER = "entity_id,period,account,amount\n"
